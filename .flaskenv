@@ -1,0 +1,2 @@
+FLASK_APP=example_petstore.app
+FLASK_ENV=local

@@ -1,0 +1,68 @@
+"""``create_app``: one call from settings to a configured Flask app and its ``Api``."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from flask import Flask
+from flask_cors import CORS
+from werkzeug.routing import BaseConverter
+
+from flask_ligand import extensions
+from flask_ligand.cli import ligand
+from flask_ligand.errors import abort
+from flask_ligand.extensions.api import Api
+from flask_ligand.settings import derive_client_name, flask_environment_configurator, get_environment
+
+
+class _UUIDConverter(BaseConverter):
+    """``<uuid:...>`` that answers a malformed id with a 404 naming it, instead of a bare "URL not found"."""
+
+    def to_python(self, value: str) -> UUID:
+        try:
+            return UUID(value)
+        except ValueError:
+            abort(404, f"'{value}' is not a valid UUID, so no resource has it as id.")
+
+    def to_url(self, value: Any) -> str:
+        return str(value)
+
+
+def create_app(
+    flask_app_name: str,
+    flask_env: str,
+    api_title: str,
+    api_version: str,
+    openapi_client_name: str | None = None,
+    **settings: Any,
+) -> tuple[Flask, Api]:
+    """Create a configured Flask app and the ``Api`` to register blueprints on.
+
+    Args:
+        flask_app_name: The import name of the service (``__name__`` of its package); Flask finds the instance
+            folder and resources from it.
+        flask_env: ``prod``, ``stage``, ``local``, ``testing`` or ``cli`` (production settings without the database
+            or JWT, for CI/CD commands such as writing the OpenAPI spec).
+        api_title: The API's title in OpenAPI.
+        api_version: The API's version, also the version of generated clients.
+        openapi_client_name: Package name of generated clients; derived from ``api_title`` when not given.
+        settings: Upper-case setting overrides, applied last.
+
+    Returns:
+        The app and its ``Api``.
+
+    Raises:
+        flask_ligand.errors.ConfigurationError: (a ``RuntimeError``) see ``flask_environment_configurator``.
+    """
+    app = Flask(flask_app_name)
+    environment = get_environment(flask_env)
+    flask_environment_configurator(
+        app, flask_env, api_title, api_version, openapi_client_name or derive_client_name(api_title), **settings
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.url_map.converters["uuid"] = _UUIDConverter
+    CORS(app)
+    api = extensions.create_api(app, offline=not environment.init_extensions)
+    app.cli.add_command(ligand)
+    return app, api

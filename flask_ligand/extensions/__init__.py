@@ -1,0 +1,24 @@
+"""Extensions bound to every app: the database and bearer-token security."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask_ligand.extensions import database, jwt
+from flask_ligand.extensions.api import Api
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def create_api(app: Flask, offline: bool = False) -> Api:
+    """Create the ``Api`` for ``app`` and, unless ``offline`` (the ``cli`` environment), bind the extensions.
+
+    The extensions' ``init_app`` are looked up on their modules at call time, so a test suite may replace
+    ``flask_ligand.extensions.jwt.init_app`` (upstream's documented way to skip the identity provider).
+    """
+    api = Api(app)
+    if not offline:
+        for extension in (database, jwt):
+            extension.init_app(app)
+    return api

@@ -1,0 +1,1 @@
+"""Views flask-ligand adds to every service."""

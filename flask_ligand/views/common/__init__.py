@@ -1,0 +1,1 @@
+"""Documentation helpers shared by views."""
