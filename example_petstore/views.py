@@ -44,7 +44,9 @@ class Pets(MethodView):
         return Pet.query.filter_by(**args)
 
     @BLP.arguments(PetSchema)
-    @BLP.response(201, PetSchema, headers={"Location": {"description": "The new pet's URL", "schema": {"type": "string"}}})
+    @BLP.response(
+        201, PetSchema, headers={"Location": {"description": "The new pet's URL", "schema": {"type": "string"}}}
+    )
     @BLP.doc(security=BEARER_AUTH)
     @jwt_role_required(role="user")
     def post(self, new_item: dict[str, Any]) -> Any:

@@ -44,7 +44,7 @@ class _LigandModelConverter(ModelConverter):
     SQLA_TYPE_MAPPING = {**ModelConverter.SQLA_TYPE_MAPPING, sa_types.DateTime: UTCDateTime}
 
 
-class AutoSchema(SQLAlchemyAutoSchema):
+class AutoSchema(SQLAlchemyAutoSchema):  # type: ignore[type-arg]
     """A schema generated from a SQLAlchemy model.
 
     Foreign keys are included, unknown fields are rejected (a 422), fields keep the model's order, datetimes are
@@ -55,6 +55,10 @@ class AutoSchema(SQLAlchemyAutoSchema):
         include_fk = True
         unknown = ma.RAISE
         model_converter = _LigandModelConverter
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Typed only so that strict mypy accepts ``PetSchema()`` in users' code.
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
 
     def update(self, obj: Any, data: dict[str, Any]) -> None:
         """Replace ``obj``'s loadable fields with ``data`` (``PUT`` semantics).

@@ -35,7 +35,8 @@ class Query(flask_sqlalchemy.query.Query):
             werkzeug.exceptions.NotFound: No such row.
         """
         # Session.get rather than the legacy Query.get, which warns under SQLAlchemy 2.
-        item = self.session.get(self.column_descriptions[0]["entity"], ident)
+        entity: Any = self.column_descriptions[0]["entity"]
+        item = self.session.get(entity, ident)
         if item is None:
             abort(HTTPStatus.NOT_FOUND, description or f"No {self._entity_name()} with id '{ident}' exists.")
         return item

@@ -56,7 +56,9 @@ class OidcKeys:
         except jwt.PyJWKClientConnectionError:
             abort(HTTPStatus.SERVICE_UNAVAILABLE, _UNAVAILABLE)
         except jwt.PyJWKClientError as exc:
-            abort(HTTPStatus.UNAUTHORIZED, f"The bearer token is invalid: {exc}", headers={"WWW-Authenticate": "Bearer"})
+            abort(
+                HTTPStatus.UNAUTHORIZED, f"The bearer token is invalid: {exc}", headers={"WWW-Authenticate": "Bearer"}
+            )
 
     def _client(self) -> jwt.PyJWKClient:
         if self._jwks_client is None:
