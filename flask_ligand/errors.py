@@ -7,10 +7,10 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import marshmallow as ma
-from flask import Response, jsonify
+from flask import Response, current_app, jsonify
 from flask_smorest import abort as _smorest_abort
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import HTTPException, UnprocessableEntity
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnprocessableEntity
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -81,6 +81,9 @@ def handle_http_exception(error: HTTPException) -> Response:
     headers.update(data.get("headers") or {})
     errors = data.get("errors", data.get("messages"))
     message = data.get("message")
+    if message is None and isinstance(error, RequestEntityTooLarge):
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        message = f"The request body is larger than this service accepts ({limit} bytes at most)."
     if message is None:
         message = _VALIDATION_MESSAGE if errors and isinstance(error, UnprocessableEntity) else error.description
     if code >= 500:

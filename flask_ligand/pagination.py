@@ -12,6 +12,9 @@ from sqlalchemy import Select, func, inspect, select
 
 from flask_ligand.extensions.database import DB
 
+#: The largest ``page`` accepted: beyond it the row offset could overflow the database's 64-bit integers (a 500).
+_MAX_PAGE = 2**31 - 1
+
 
 class SQLCursorPage(Page):  # type: ignore[misc]
     """Page through a ``Model.query`` or a ``select()``, ordered by the query's own order then the primary key.
@@ -70,7 +73,7 @@ def pagination_parameters_schema(
 
         page = ma.fields.Integer(
             load_default=default_page,
-            validate=ma.validate.Range(min=1),
+            validate=ma.validate.Range(min=1, max=_MAX_PAGE),
             metadata={"description": "The page to return, from 1."},
         )
         page_size = ma.fields.Integer(

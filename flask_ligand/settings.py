@@ -128,6 +128,7 @@ _COMMON_DEFAULTS: Mapping[str, Any] = {
     "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
     # flask-cors: any origin, no credentials; the headers our clients need are exposed and allowed.
     "CORS_ORIGINS": "*",
+    "CORS_SEND_WILDCARD": True,
     "CORS_EXPOSE_HEADERS": ["ETag", "X-Pagination"],
     "CORS_ALLOW_HEADERS": ["Authorization", "If-Match", "If-None-Match", "Content-Type"],
 }

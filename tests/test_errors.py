@@ -1,0 +1,352 @@
+"""Every error leaves as JSON ``{code, status, message[, errors]}``, never as an HTML page or a stack trace."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from http import HTTPStatus
+from typing import Any, NoReturn
+
+import flask
+import marshmallow as ma
+import pytest
+from flask.testing import FlaskClient
+from flask.views import MethodView
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from werkzeug.exceptions import InternalServerError, NotFound
+from werkzeug.test import TestResponse
+
+import flask_ligand
+from example_petstore.views import INVALID_PET_ID
+from flask_ligand import DB, Blueprint, Schema
+
+HeadersFactory = Callable[..., dict[str, str]]
+GadgetClientFactory = Callable[..., FlaskClient]
+
+SECRET = "the-secret-detail-of-a-crash"
+GADGET_TABLE = "test_errors_gadget"
+
+
+class _GadgetBase(DeclarativeBase):
+    """Kept out of ``DB.metadata``, so the migrations' autogenerate check never sees this test-only table."""
+
+
+class Gadget(_GadgetBase):
+    """A row whose ``serial`` is unique, to provoke an IntegrityError."""
+
+    __tablename__ = GADGET_TABLE
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    serial: Mapped[str] = mapped_column(String(2048), unique=True)
+
+
+class GadgetSchema(Schema):
+    serial = ma.fields.String(required=True)
+
+
+class AbortArgsSchema(Schema):
+    message = ma.fields.String()
+
+
+BLP = Blueprint("Gadgets", __name__, description="Views that fail on purpose.")
+
+
+@BLP.route("/gadgets/")
+class Gadgets(MethodView):
+    @BLP.arguments(GadgetSchema)
+    @BLP.response(201, GadgetSchema)
+    def post(self, new_item: dict[str, Any]) -> Gadget:
+        gadget = Gadget(**new_item)
+        DB.session.add(gadget)
+        DB.session.commit()
+        return gadget
+
+
+@BLP.route("/boom")
+class Boom(MethodView):
+    def get(self) -> NoReturn:
+        raise RuntimeError(SECRET)
+
+
+@BLP.route("/ligand-abort/<int:code>")
+class LigandAbort(MethodView):
+    @BLP.arguments(AbortArgsSchema, location="query")
+    def get(self, args: dict[str, Any], code: int) -> NoReturn:
+        if "message" in args:
+            flask_ligand.abort(HTTPStatus(code), args["message"])
+        flask_ligand.abort(code)
+
+
+@BLP.route("/flask-abort/<int:code>")
+class FlaskAbort(MethodView):
+    def get(self, code: int) -> NoReturn:
+        flask.abort(code)
+
+
+@pytest.fixture
+def make_gadget_client(database_uri: str) -> Iterator[GadgetClientFactory]:
+    """Start a small app with the failing views, in ``testing`` or ``prod``, on this test's SQLite file."""
+    apps: list[flask.Flask] = []
+
+    def make(environment: str = "testing", **settings: Any) -> FlaskClient:
+        if environment == "prod":
+            settings = {
+                "SERVICE_PUBLIC_URL": "https://gadgets.example.com",
+                "SERVICE_PRIVATE_URL": "http://gadgets.internal",
+                "ALLOWED_ROLES": ["user"],
+                "OIDC_DISCOVERY_URL": "https://idp.example.com/.well-known/openid-configuration",
+                **settings,
+            }
+        app, api = flask_ligand.create_app(
+            __name__, environment, "Gadgets", "1.0.0", SQLALCHEMY_DATABASE_URI=database_uri, **settings
+        )
+        api.register_blueprint(BLP)
+        with app.app_context():
+            _GadgetBase.metadata.create_all(DB.engine)
+        apps.append(app)
+        return app.test_client()
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            DB.session.remove()
+            DB.engine.dispose()
+
+
+def assert_error(response: TestResponse, code: int, message: str | None = None, *, errors: bool = False) -> Any:
+    """Check the standard error shape and return the body."""
+    assert response.status_code == code, response.text
+    assert response.mimetype == "application/json"
+    body = response.json
+    assert body is not None
+    assert set(body) == ({"code", "status", "message", "errors"} if errors else {"code", "status", "message"})
+    assert body["code"] == code
+    assert body["status"] == HTTPStatus(code).phrase
+    assert isinstance(body["message"], str) and body["message"]
+    if message is not None:
+        assert body["message"] == message
+    return body
+
+
+def _gadget_json(size: int) -> str:
+    """A gadget as a JSON text of exactly ``size`` bytes."""
+    return '{"serial": "' + "x" * (size - len('{"serial": ""}')) + '"}'
+
+
+def _create_pet(client: FlaskClient, auth_headers: HeadersFactory) -> str:
+    response = client.post("/pets/", json={"name": "Rex"}, headers=auth_headers("user"))
+    assert response.status_code == 201, response.text
+    return response.headers["Location"]
+
+
+def test_malformed_json_body_is_400_naming_the_problem(client: FlaskClient, auth_headers: HeadersFactory) -> None:
+    """A JSON body that does not parse is a 400 saying the body is not valid JSON."""
+    response = client.post("/pets/", data='{"name": ', content_type="application/json", headers=auth_headers("user"))
+    body = assert_error(response, 400, errors=True)
+    assert "not valid JSON" in body["message"]
+    assert body["errors"] == {"json": ["Invalid JSON body."]}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("post", "/pets/"), ("put", f"/pets/{uuid.uuid4()}"), ("delete", f"/pets/{uuid.uuid4()}")],
+)
+def test_protected_endpoint_without_token_is_401(client: FlaskClient, method: str, path: str) -> None:
+    """A protected endpoint called without a token answers 401 with a Bearer challenge."""
+    response = client.open(path, method=method.upper(), json={"name": "Rex"})
+    assert_error(response, 401, "Missing Authorization Header")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    ("method", "role_held", "role_required"),
+    [("POST", "admin", "user"), ("DELETE", "user", "admin")],
+)
+def test_token_without_required_role_is_403_naming_the_role(
+    client: FlaskClient, auth_headers: HeadersFactory, method: str, role_held: str, role_required: str
+) -> None:
+    """A valid token lacking the endpoint's role answers 403 naming the role."""
+    path = "/pets/" if method == "POST" else f"/pets/{uuid.uuid4()}"
+    response = client.open(path, method=method, json={"name": "Rex"}, headers=auth_headers(role_held))
+    assert_error(response, 403, f"This endpoint requires the user to have the '{role_required}' role!")
+
+
+def test_unknown_url_is_404(client: FlaskClient) -> None:
+    """A URL no route matches answers a JSON 404."""
+    assert_error(client.get("/no/such/place"), 404, NotFound.description)
+
+
+def test_unknown_id_is_404_with_the_service_message(client: FlaskClient) -> None:
+    """A well-formed id that matches no row answers 404 with the service's message."""
+    assert_error(client.get(f"/pets/{uuid.uuid4()}"), 404, INVALID_PET_ID)
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", "1234", "0f8fad5b-d9cb-469f-a165-70867728950Z"])
+def test_malformed_uuid_in_path_is_404_naming_the_value(client: FlaskClient, bad_id: str) -> None:
+    """A path id that is not a UUID answers 404 whose message names the bad value."""
+    body = assert_error(client.get(f"/pets/{bad_id}"), 404)
+    assert f"'{bad_id}'" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PATCH", "/pets/", {"GET", "POST"}),
+        ("DELETE", "/pets/", {"GET", "POST"}),
+        ("POST", f"/pets/{uuid.uuid4()}", {"GET", "PUT", "DELETE"}),
+    ],
+)
+def test_wrong_method_is_405_with_allow_header(client: FlaskClient, method: str, path: str, allowed: set[str]) -> None:
+    """A method the route does not serve answers 405 with an Allow header listing the methods it does."""
+    response = client.open(path, method=method)
+    assert_error(response, 405)
+    allow = {item.strip() for item in response.headers["Allow"].split(",")}
+    assert allowed <= allow
+    assert method not in allow
+
+
+@pytest.mark.parametrize("environment", ["testing", "prod"])
+def test_unique_constraint_violation_is_409_without_sql(
+    make_gadget_client: GadgetClientFactory, environment: str
+) -> None:
+    """A unique-constraint IntegrityError answers 409 whose body shows no SQL, table or column."""
+    client = make_gadget_client(environment)
+    assert client.post("/gadgets/", json={"serial": "A-1"}).status_code == 201
+    response = client.post("/gadgets/", json={"serial": "A-1"})
+    assert_error(response, 409)
+    text = response.text.lower()
+    for leak in ("insert into", "values (", "constraint failed", "integrityerror", "sqlite3", GADGET_TABLE, "a-1"):
+        assert leak not in text
+
+
+def test_session_is_usable_after_409(make_gadget_client: GadgetClientFactory) -> None:
+    """After a 409 the next write succeeds: the failed transaction was rolled back."""
+    client = make_gadget_client()
+    client.post("/gadgets/", json={"serial": "A-1"})
+    assert client.post("/gadgets/", json={"serial": "A-1"}).status_code == 409
+    assert client.post("/gadgets/", json={"serial": "B-2"}).status_code == 201
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_stale_if_match_is_412(client: FlaskClient, auth_headers: HeadersFactory, method: str) -> None:
+    """PUT or DELETE with an If-Match that is not the current ETag answers 412."""
+    location = _create_pet(client, auth_headers)
+    headers = auth_headers("user", "admin", **{"If-Match": '"stale"'})
+    response = client.open(location, method=method, json={"name": "Max"}, headers=headers)
+    assert_error(response, 412)
+    assert client.get(location).get_json()["name"] == "Rex"
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_missing_if_match_is_428(client: FlaskClient, auth_headers: HeadersFactory, method: str) -> None:
+    """PUT or DELETE of an item without If-Match answers 428."""
+    location = _create_pet(client, auth_headers)
+    response = client.open(location, method=method, json={"name": "Max"}, headers=auth_headers("user", "admin"))
+    body = assert_error(response, 428)
+    assert "If-Match" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("limit", "size"),
+    [pytest.param(None, 1024 * 1024 + 1, id="default-1MiB"), pytest.param(100, 101, id="configured")],
+)
+def test_body_larger_than_max_content_length_is_413(
+    make_gadget_client: GadgetClientFactory, limit: int | None, size: int
+) -> None:
+    """A body one byte over MAX_CONTENT_LENGTH (1 MiB unless configured) answers 413."""
+    client = make_gadget_client(**({} if limit is None else {"MAX_CONTENT_LENGTH": limit}))
+    response = client.post("/gadgets/", data=_gadget_json(size), content_type="application/json")
+    assert_error(response, 413)
+
+
+def test_body_at_max_content_length_is_accepted(make_gadget_client: GadgetClientFactory) -> None:
+    """A body exactly MAX_CONTENT_LENGTH bytes long is accepted."""
+    client = make_gadget_client(MAX_CONTENT_LENGTH=100)
+    assert client.post("/gadgets/", data=_gadget_json(100), content_type="application/json").status_code == 201
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
+def test_non_json_body_is_415_naming_the_content_type(
+    client: FlaskClient, auth_headers: HeadersFactory, content_type: str
+) -> None:
+    """A POST body sent with a non-JSON content type answers 415 naming that type."""
+    response = client.post("/pets/", data="name=Rex", content_type=content_type, headers=auth_headers("user"))
+    body = assert_error(response, 415)
+    assert f"'{content_type}'" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        pytest.param({"name": 123}, "name", id="wrong-type"),
+        pytest.param({"name": "Rex", "colour": "red"}, "colour", id="unknown-field"),
+        pytest.param({}, "name", id="missing-field"),
+    ],
+)
+def test_invalid_body_field_is_422_with_errors_per_field(
+    client: FlaskClient, auth_headers: HeadersFactory, body: dict[str, Any], field: str
+) -> None:
+    """A body with a wrong-typed, unknown or missing field answers 422 with the field's messages in "errors"."""
+    response = client.post("/pets/", json=body, headers=auth_headers("user"))
+    errors = assert_error(response, 422, errors=True)["errors"]
+    assert list(errors) == ["json"]
+    assert list(errors["json"]) == [field]
+    assert all(isinstance(message, str) for message in errors["json"][field])
+
+
+def test_invalid_query_argument_is_422_with_errors_per_field(client: FlaskClient) -> None:
+    """A query argument of the wrong type answers 422 with its messages under "query"."""
+    response = client.get("/pets/?page=first")
+    errors = assert_error(response, 422, errors=True)["errors"]
+    assert list(errors) == ["query"]
+    assert list(errors["query"]) == ["page"]
+
+
+@pytest.mark.parametrize(
+    ("environment", "settings"),
+    [("testing", {"PROPAGATE_EXCEPTIONS": False}), ("prod", {})],
+)
+def test_unhandled_exception_is_500_without_details(
+    make_gadget_client: GadgetClientFactory, environment: str, settings: dict[str, Any]
+) -> None:
+    """An exception escaping a view answers 500 with the generic message and nothing of the exception."""
+    response = make_gadget_client(environment, **settings).get("/boom")
+    assert_error(response, 500, InternalServerError.description)
+    for leak in (SECRET, "Traceback", "RuntimeError", __file__):
+        assert leak not in response.text
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        HTTPStatus.BAD_REQUEST,
+        HTTPStatus.FORBIDDEN,
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        HTTPStatus.IM_A_TEAPOT,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+    ],
+)
+def test_ligand_abort_with_message_answers_standard_json(
+    make_gadget_client: GadgetClientFactory, status: HTTPStatus
+) -> None:
+    """``abort(HTTPStatus.X, "msg")`` answers X with the reason phrase as status and the message as given."""
+    response = make_gadget_client().get(f"/ligand-abort/{status.value}?message=Try+again+later.")
+    assert response.json == {"code": status.value, "status": status.phrase, "message": "Try again later."}
+    assert_error(response, status.value)
+
+
+@pytest.mark.parametrize("via", ["ligand-abort", "flask-abort"])
+def test_abort_without_message_uses_the_standard_description(make_gadget_client: GadgetClientFactory, via: str) -> None:
+    """``abort(404)``, flask-ligand's or Flask's own, answers the standard 404 body with the standard description."""
+    response = make_gadget_client().get(f"/{via}/404")
+    assert response.json == {"code": 404, "status": "Not Found", "message": NotFound.description}
+    assert_error(response, 404)
+
+
+def test_error_body_is_json_even_when_html_is_preferred(client: FlaskClient) -> None:
+    """A client asking for HTML still gets the JSON error body, never an HTML page."""
+    response = client.get("/no/such/place", headers={"Accept": "text/html"})
+    assert_error(response, 404)
+    assert "<html" not in response.text.lower()

@@ -1,0 +1,46 @@
+"""The OpenAPI spec and Swagger UI the petstore serves."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+
+def test_spec_is_served_with_the_bearer_scheme(client: FlaskClient) -> None:
+    """The spec declares the bearerAuth scheme that Swagger UI's Authorize button uses."""
+    spec = client.get("/openapi/api-spec.json").json
+
+    assert spec["openapi"] == "3.0.3"
+    assert spec["info"] == {"title": "TESTING Pet Store", "version": "1.0.0"}
+    assert spec["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+
+
+def test_protected_operations_require_the_bearer_scheme(client: FlaskClient) -> None:
+    """Writes are documented as secured, reads are not."""
+    paths = client.get("/openapi/api-spec.json").json["paths"]
+
+    assert paths["/pets/"]["post"]["security"] == [{"bearerAuth": []}]
+    assert paths["/pets/{item_id}"]["put"]["security"] == [{"bearerAuth": []}]
+    assert paths["/pets/{item_id}"]["delete"]["security"] == [{"bearerAuth": []}]
+    assert "security" not in paths["/pets/"]["get"]
+
+
+def test_error_schema_documents_the_json_error_shape(client: FlaskClient) -> None:
+    """The documented error body has code, status and message, required, and optional errors."""
+    schemas = client.get("/openapi/api-spec.json").json["components"]["schemas"]
+
+    error = schemas["Error"]
+    assert set(error["properties"]) == {"code", "status", "message", "errors"}
+    assert set(error["required"]) == {"code", "status", "message"}
+
+
+def test_swagger_ui_page_is_served(client: FlaskClient) -> None:
+    """Swagger UI answers at /apidocs and points at the spec."""
+    response = client.get("/apidocs")
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert b"openapi/api-spec.json" in response.data
