@@ -9,7 +9,7 @@ from sqlalchemy import DateTime, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy_utils import UUIDType
 
-from flask_ligand.extensions.database import DB
+from flask_ligand.extensions.database import DB, Versioned
 
 NAME_MAX_LENGTH = 255
 
@@ -18,8 +18,8 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Pet(DB.Model):  # type: ignore[name-defined,misc]
-    """A pet in the store."""
+class Pet(Versioned, DB.Model):  # type: ignore[name-defined,misc]
+    """A pet in the store; ``Versioned``, so concurrent writes to one pet cannot overwrite each other."""
 
     __tablename__ = "pet"
 

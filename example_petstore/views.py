@@ -38,9 +38,14 @@ def _we_love_pets(description: str) -> None:
 class Pets(MethodView):
     @BLP.arguments(PetQueryArgsSchema, location="query")
     @BLP.response(200, PetSchema(many=True))
-    @BLP.paginate(SQLCursorPage)
+    @BLP.paginate(SQLCursorPage, keyset=True)
     def get(self, args: dict[str, Any]) -> Any:
-        """List pets, optionally filtered by exact name or description."""
+        """List pets, optionally filtered by exact name or description.
+
+        Pages by number (`page`, `page_size`, `X-Pagination`), or by cursor: follow the `next`/`prev` links of the
+        `Link` header, whose cost does not grow with depth and which neither repeats nor skips a pet when others
+        are added or removed meanwhile.
+        """
         return Pet.query.filter_by(**args)
 
     @BLP.arguments(PetSchema)

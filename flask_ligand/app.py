@@ -9,11 +9,14 @@ from flask import Flask
 from flask_cors import CORS
 from werkzeug.routing import BaseConverter
 
-from flask_ligand import extensions
-from flask_ligand.cli import ligand
+from flask_ligand import extensions, metrics, security
+from flask_ligand import logging as request_logging
+from flask_ligand.cli import genclient, ligand
 from flask_ligand.errors import abort
 from flask_ligand.extensions.api import Api
 from flask_ligand.settings import derive_client_name, flask_environment_configurator, get_environment
+from flask_ligand.views import health
+from flask_ligand.views import openapi as openapi_views
 
 
 class _UUIDConverter(BaseConverter):
@@ -62,7 +65,13 @@ def create_app(
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.url_map.converters["uuid"] = _UUIDConverter
+    request_logging.init_app(app)  # first, so that its completion line sees the response other hooks made
+    security.init_app(app)
     CORS(app)
     api = extensions.create_api(app, offline=not environment.init_extensions)
+    api.register_blueprint(openapi_views.BLP)
+    metrics.init_app(app)
+    health.init_app(app, api)
     app.cli.add_command(ligand)
+    app.cli.add_command(genclient)
     return app, api

@@ -1,13 +1,17 @@
-"""``flask ligand`` commands for developers of a service."""
+"""``flask ligand`` commands for developers of a service, and ``flask genclient`` (upstream's) for client packages."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 from flask_jwt_extended import create_access_token
+
+from flask_ligand import clientgen
+from flask_ligand.errors import ClientGenerationError
 
 ligand = AppGroup("ligand", help="flask-ligand developer tools.")
 
@@ -29,3 +33,56 @@ def token(roles: str, sub: str, expires_in: int) -> None:
     role_list = [role.strip() for role in roles.split(",") if role.strip()]
     claims = {"realm_access": {"roles": role_list}}
     click.echo(create_access_token(sub, additional_claims=claims, expires_delta=timedelta(seconds=expires_in)))
+
+
+@click.group(cls=AppGroup)
+@click.option(
+    "--private/--public",
+    default=False,
+    show_default=True,
+    help="Bake SERVICE_PRIVATE_URL or SERVICE_PUBLIC_URL into the client; the download link starts with it too.",
+)
+@click.pass_context
+def genclient(ctx: click.Context, private: bool) -> None:
+    """Generate an OpenAPI client of this service, locally, and print its download link (the last line).
+
+    The archive is kept in the generation cache (the instance folder), from which the running service serves the
+    link. Needs Java; no identity provider and no network, so it works in the 'cli' environment.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["PRIVATE"] = private
+
+
+_OUT_OPTION = click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write the client's files into this folder (created if needed).",
+)
+
+
+@genclient.command("python")
+@_OUT_OPTION
+@click.pass_context
+def python(ctx: click.Context, out: Path | None) -> None:
+    """Generate the Python client (OpenAPI Generator's 'python')."""
+    _generate_and_print(ctx, "python", out)
+
+
+@genclient.command("typescript")
+@_OUT_OPTION
+@click.pass_context
+def typescript(ctx: click.Context, out: Path | None) -> None:
+    """Generate the TypeScript client (OpenAPI Generator's 'typescript-axios')."""
+    _generate_and_print(ctx, "typescript-axios", out)
+
+
+def _generate_and_print(ctx: click.Context, generator: str, out: Path | None) -> None:
+    try:
+        client = clientgen.generate_client(generator, use_private_url=ctx.obj["PRIVATE"])
+    except ClientGenerationError as error:
+        raise click.ClickException(str(error)) from error
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        clientgen.extract_client(client, out)
+        click.echo(f"Wrote the {generator} client {client.name} {client.version} to {out}.")
+    click.echo(clientgen.download_link(client, client.server_url))

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import marshmallow as ma
 from flask import Response, current_app, jsonify
 from flask_smorest import abort as _smorest_abort
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnprocessableEntity
+
+from flask_ligand.logging import current_request_id
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -20,6 +25,11 @@ _LOG = logging.getLogger(__name__)
 #: Headers of werkzeug's own exceptions worth passing on (e.g. ``Allow`` on a 405).
 _KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
 _VALIDATION_MESSAGE = "The request data is invalid; see 'errors' for what to fix in each field."
+#: The 412's message, whether ``check_etag`` saw the change or a conditional ``UPDATE``/``DELETE`` matched nothing.
+PRECONDITION_FAILED_MESSAGE = (
+    "The If-Match header does not match the current ETag of the resource: it changed since you read it. "
+    "GET it again and retry with the new ETag."
+)
 
 
 class FlaskLigandError(Exception):
@@ -33,6 +43,19 @@ class ConfigurationError(FlaskLigandError, RuntimeError):
     """
 
 
+class ClientGenerationError(FlaskLigandError):
+    """An OpenAPI client could not be generated; the message says why and what to do.
+
+    Raised by ``flask_ligand.clientgen`` for both the endpoints and ``flask genclient``, so it is not an HTTP
+    exception itself: ``http_status`` is the status the endpoints answer with (503 when no generator can run,
+    504 when it timed out, 500 when it failed).
+    """
+
+    def __init__(self, message: str, http_status: int = 500) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+
+
 class ErrorSchema(ma.Schema):
     """The body of every error response; used to document it in OpenAPI."""
 
@@ -40,6 +63,9 @@ class ErrorSchema(ma.Schema):
     status = ma.fields.String(required=True, metadata={"description": "The HTTP reason phrase."})
     message = ma.fields.String(required=True, metadata={"description": "What went wrong, for a human."})
     errors = ma.fields.Dict(metadata={"description": "Per-location, per-field validation messages."})
+    request_id = ma.fields.String(
+        metadata={"description": "The request's id, also in the X-Request-ID header and the service's log."}
+    )
 
 
 def abort(http_status: HTTPStatus | int, message: str | None = None, **kwargs: Any) -> NoReturn:
@@ -66,6 +92,9 @@ def error_response(http_status: int, message: str, headers: dict[str, str] | Non
     """
     body: dict[str, Any] = {"code": http_status, "status": HTTPStatus(http_status).phrase, "message": message}
     body.update({key: value for key, value in extra.items() if value is not None})
+    request_id = current_request_id()
+    if request_id is not None:
+        body["request_id"] = request_id
     response = jsonify(body)
     response.status_code = http_status
     for name, value in (headers or {}).items():
@@ -104,7 +133,69 @@ def handle_integrity_error(error: IntegrityError) -> Response:
     )
 
 
+def handle_stale_data_error(error: StaleDataError) -> Response:
+    """Answer 412 when a conditional ``UPDATE``/``DELETE`` of a ``Versioned`` row matched nothing.
+
+    The row changed (or went) between this request's read and its write: another client's write won.
+    """
+    from flask_ligand.extensions.database import DB  # the database module imports this one
+
+    DB.session.rollback()
+    _LOG.info("Concurrent write lost, answering 412: %s", error)
+    return error_response(412, PRECONDITION_FAILED_MESSAGE)
+
+
+def handle_data_error(error: DataError) -> Response:
+    """Answer 422 when the database refuses a value (too long, out of range, malformed), without the SQL."""
+    from flask_ligand.extensions.database import DB  # the database module imports this one
+
+    DB.session.rollback()
+    _LOG.info("Database refused a value, answering 422: %s", error.orig)
+    return error_response(
+        422,
+        "The request holds a value the database cannot store: too long, out of range or malformed. "
+        "Check the values against the API's schema.",
+    )
+
+
+def handle_overflow_error(error: OverflowError) -> Response:
+    """Answer 422 when SQLite's driver refuses an integer beyond 64 bits, as PostgreSQL's ``DataError`` does.
+
+    Raises:
+        OverflowError: Raised outside the database driver, it is a server bug and stays a 500.
+    """
+    if not any(
+        frame.f_globals.get("__name__", "").startswith("sqlalchemy.")
+        for frame, _ in traceback.walk_tb(error.__traceback__)
+    ):
+        raise error
+    from flask_ligand.extensions.database import DB  # the database module imports this one
+
+    DB.session.rollback()
+    _LOG.info("Database driver refused a number, answering 422: %s", error)
+    return error_response(422, "The request holds a number too large for the database. Check it against the schema.")
+
+
+def handle_database_unavailable(error: OperationalError | PoolTimeoutError) -> Response:
+    """Answer 503 while the database cannot be reached; pooled connections are replaced once it is back."""
+    from flask_ligand.extensions.database import DB  # the database module imports this one
+
+    _LOG.warning("Database unavailable, answering 503: %s", getattr(error, "orig", None) or error)
+    try:
+        DB.session.rollback()
+    except SQLAlchemyError:
+        _LOG.warning("Rolling back after the database became unavailable failed too.", exc_info=True)
+    return error_response(
+        503, "The database is unavailable; try again shortly.", {"Retry-After": "5", "Cache-Control": "no-store"}
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     """Make every error the app can raise answer with the standard JSON body."""
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(StaleDataError, handle_stale_data_error)
+    app.register_error_handler(DataError, handle_data_error)
+    app.register_error_handler(OverflowError, handle_overflow_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(PoolTimeoutError, handle_database_unavailable)

@@ -1,43 +1,179 @@
-"""Offset pagination: ``page``/``page_size`` query arguments, an app-wide page size cap and a stable order."""
+"""Offset and keyset pagination of SQLAlchemy queries, in a deterministic order, and the ``paginate`` decorator.
+
+Both pagers order a query by its own ``ORDER BY`` (the *declared sort*) then by the primary key, so rows with equal
+sort values never repeat or go missing between pages. :class:`SQLCursorPage` (upstream's name) pages by number with
+``page``/``page_size`` and the ``X-Pagination`` header. :class:`KeysetPage` pages with signed, opaque ``cursor``
+values that point *after* (or *before*) a row, linked from the ``Link`` header (RFC 8288): its cost does not grow with
+the depth of the page, and rows inserted or deleted between requests do not shift it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import datetime as dt
+import hashlib
+import http
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from copy import deepcopy
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import wraps
+from typing import Any, Literal
+from urllib.parse import urlencode
 
+import flask
 import marshmallow as ma
-from flask import current_app
+from flask import current_app, request
 from flask_smorest import Page
+from flask_smorest.pagination import PaginationMixin as _SmorestPaginationMixin
 from flask_smorest.pagination import PaginationParameters
-from sqlalchemy import Select, func, inspect, select
+from flask_smorest.utils import unpack_tuple_response
+from itsdangerous import BadSignature, Serializer, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
+from sqlalchemy import Select, and_, false, func, inspect, or_, select, true, tuple_
+from sqlalchemy.orm.exc import UnmappedColumnError
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
+from flask_ligand.errors import ConfigurationError, abort
 from flask_ligand.extensions.database import DB
+from flask_ligand.settings import get_environment
 
 #: The largest ``page`` accepted: beyond it the row offset could overflow the database's 64-bit integers (a 500).
 _MAX_PAGE = 2**31 - 1
+#: How ``SQLCursorPage`` finds the total for ``X-Pagination``: ``exact`` runs ``COUNT(*)``, ``none`` skips it.
+COUNT_STRATEGIES = ("exact", "none")
+#: Headers of a keyset page: documented in OpenAPI and exposed to browsers by CORS.
+LINK_HEADER = {
+    "description": "RFC 8288 links to the `next` and `prev` pages (keyset cursors) and to the `first` page.",
+    "schema": {"type": "string"},
+}
+TOTAL_COUNT_HEADER = {
+    "description": "Total number of items, sent only when the request asks for it with `count=true`.",
+    "schema": {"type": "integer"},
+}
+_CURSOR_SALT = "flask-ligand.pagination.cursor"
+_INVALID_CURSOR = "Not a valid cursor: use a cursor from a `Link` header of this endpoint, unchanged."
+_PAGE_AND_CURSOR = "Send either `page` or `cursor`, not both: a cursor already says where the page starts."
+_CURSORS_DISABLED = "This service has no cursor secret (PAGINATION_CURSOR_SECRET), so no cursor is valid: use `page`."
+_NO_SECRET = (
+    "Keyset pagination signs its cursors: set PAGINATION_CURSOR_SECRET (or SECRET_KEY) to a random secret shared by "
+    "every process of the service, e.g. the output of `python -c 'import secrets; print(secrets.token_hex(32))'`."
+)
+_SERIALIZER_KEY = "ligand_cursor_serializer"
+_LOG = logging.getLogger(__name__)
 
 
 class SQLCursorPage(Page):  # type: ignore[misc]
-    """Page through a ``Model.query`` or a ``select()``, ordered by the query's own order then the primary key.
+    """Page through a ``Model.query`` or a ``select()`` by page number, in the declared order then the primary key.
 
-    Without the primary key as last sort key, rows with equal sort values could appear on two pages or none.
+    The total for ``X-Pagination`` follows ``PAGINATION_COUNT``: ``exact`` counts the rows (one more query per
+    request), ``none`` leaves the totals out and only says whether a next page exists.
     """
 
     def __init__(self, collection: Any, page_params: PaginationParameters) -> None:
-        super().__init__(_with_primary_key_order(collection), page_params)
+        self.sort_keys = _sort_keys(collection)
+        self.has_next = False
+        super().__init__(_ordered(collection, self.sort_keys), page_params)
 
     @property
     def items(self) -> list[Any]:
         first, size = self.page_params.first_item, self.page_params.page_size
-        if isinstance(self.collection, Select):
-            return list(DB.session.scalars(self.collection.offset(first).limit(size)))
-        return list(self.collection.offset(first).limit(size))
+        rows = _fetch(self.collection.offset(first).limit(size + 1))
+        self.has_next = len(rows) > size
+        return rows[:size]
 
     @property
-    def item_count(self) -> int:
-        unordered = self.collection.order_by(None)
-        if isinstance(unordered, Select):
-            return int(DB.session.scalar(select(func.count()).select_from(unordered.subquery())) or 0)
-        return int(unordered.count())
+    def item_count(self) -> int | None:
+        if current_app.config["PAGINATION_COUNT"] == "none":
+            return None
+        return _count(self.collection)
+
+
+@dataclass
+class Cursor:
+    """A decoded cursor: the sort values of a row, and whether the page comes after (``next``) or before it."""
+
+    fingerprint: str
+    values: list[Any]
+    direction: Literal["next", "prev"]
+
+
+@dataclass
+class KeysetParameters:
+    """The query arguments of a keyset page; ``item_count`` is set when the client asked for ``count=true``."""
+
+    page_size: int
+    cursor: Cursor | None = None
+    count: bool = False
+    item_count: int | None = None
+
+
+class KeysetPage:
+    """Page through a ``Model.query`` or ``select()`` of one model after (or before) the row a cursor points at.
+
+    The query's own ``ORDER BY`` is the sort, then the primary key breaks ties. Sort keys must be columns of the
+    model. NULLs sort as the largest value (last ascending, first descending) on every database unless the
+    ``ORDER BY`` says ``nulls_first()``/``nulls_last()``.
+
+    Raises:
+        TypeError: The query does not select one model, or sorts on something other than its columns.
+    """
+
+    def __init__(self, collection: Any, page_params: KeysetParameters) -> None:
+        keys = _sort_keys(collection)
+        if keys is None:
+            raise TypeError(
+                "KeysetPage needs a query of one model ordered by its columns, e.g. select(Pet).order_by(Pet.name)."
+            )
+        self.sort_keys = keys
+        self.page_params = page_params
+        self.has_next = self.has_prev = False
+        self._items = self._load(collection)
+        if page_params.count:
+            page_params.item_count = _count(collection)
+
+    @property
+    def items(self) -> list[Any]:
+        return self._items
+
+    def headers(self) -> dict[str, str]:
+        """The ``Link`` header (``next``, ``prev``, ``first``) and, when counted, ``X-Total-Count``."""
+        links = {"first": _page_url()}
+        if self.has_next and self._items:
+            links["next"] = _page_url(cursor=encode_cursor(self.sort_keys, self._items[-1], "next"))
+        if self.has_prev and self._items:
+            links["prev"] = _page_url(cursor=encode_cursor(self.sort_keys, self._items[0], "prev"))
+        headers = {"Link": _link_header(links)}
+        if self.page_params.item_count is not None:
+            headers["X-Total-Count"] = str(self.page_params.item_count)
+        return headers
+
+    def _load(self, collection: Any) -> list[Any]:
+        size, cursor = self.page_params.page_size, self.page_params.cursor
+        backwards = cursor is not None and cursor.direction == "prev"
+        query = _ordered(collection, self.sort_keys, reverse=backwards)
+        if cursor is not None:
+            if cursor.fingerprint != _fingerprint(self.sort_keys) or len(cursor.values) != len(self.sort_keys):
+                abort(
+                    http.HTTPStatus.UNPROCESSABLE_ENTITY,
+                    "This cursor was made for another sort order: start again from the first page.",
+                    errors={"query": {"cursor": ["Cursor does not match the sort order."]}},
+                )
+            query = query.where(_after(self.sort_keys, cursor.values, reverse=backwards))
+        rows = _fetch(query.limit(size + 1))
+        more = len(rows) > size
+        rows = rows[:size]
+        if backwards:
+            rows.reverse()
+            self.has_prev, self.has_next = more, True
+        else:
+            self.has_next, self.has_prev = more, cursor is not None
+        return rows
 
 
 class PageSize(ma.validate.Validator):
@@ -56,45 +192,497 @@ class PageSize(ma.validate.Validator):
         return value
 
 
-def pagination_parameters_schema(
-    default_page: int, default_page_size: int | None, max_page_size: int | None
-) -> type[ma.Schema]:
-    """Build the schema of the ``page`` and ``page_size`` query arguments.
+class CursorField(ma.fields.Field[Cursor]):
+    """A signed cursor from a ``Link`` header, checked and decoded; a forged or altered one is a validation error."""
 
-    A ``page_size`` default of ``None`` means the app's ``PAGINATION_DEFAULT_PAGE_SIZE``.
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Cursor:
+        if not isinstance(value, str):
+            raise ma.ValidationError(_INVALID_CURSOR)
+        return decode_cursor(value)
+
+
+def pagination_parameters_schema(
+    default_page: int, default_page_size: int | None, max_page_size: int | None, *, keyset: bool = False
+) -> type[ma.Schema]:
+    """Build the schema of the offset pager's ``page`` and ``page_size`` query arguments, plus ``cursor`` if asked.
+
+    A ``page_size`` default of ``None`` means the app's ``PAGINATION_DEFAULT_PAGE_SIZE``. With ``keyset``, a
+    ``cursor`` (exclusive with ``page``) switches the request to a keyset page.
     """
 
-    def page_size_default() -> int:
-        return default_page_size or int(current_app.config["PAGINATION_DEFAULT_PAGE_SIZE"])
-
-    class PaginationParametersSchema(ma.Schema):
-        class Meta:
-            unknown = ma.EXCLUDE
-
+    class PaginationParametersSchema(_PageSizeSchema):
         page = ma.fields.Integer(
             load_default=default_page,
             validate=ma.validate.Range(min=1, max=_MAX_PAGE),
             metadata={"description": "The page to return, from 1."},
         )
-        page_size = ma.fields.Integer(
-            load_default=page_size_default,
-            validate=PageSize(max_page_size),
-            metadata={"description": "Items per page, from 1 to the service's maximum page size."},
-        )
+        if keyset:
+            cursor = _cursor_field()
+            count = _count_field()
+
+        @ma.validates_schema(pass_original=True)
+        def _page_or_cursor(self, data: dict[str, Any], original: Any, **_: Any) -> None:
+            if "cursor" in data and "page" in original:
+                raise ma.ValidationError(_PAGE_AND_CURSOR, "page")
 
         @ma.post_load
-        def make_paginator(self, data: dict[str, int], **_: Any) -> PaginationParameters:
-            return PaginationParameters(**data)
+        def make_paginator(self, data: dict[str, Any], **_: Any) -> PaginationParameters | KeysetParameters:
+            cursor, count = data.pop("cursor", None), data.pop("count", False)
+            if cursor is None:
+                return PaginationParameters(**data)
+            return KeysetParameters(page_size=data["page_size"], cursor=cursor, count=count)
 
-    return PaginationParametersSchema
+    return _with_page_size(PaginationParametersSchema, default_page_size, max_page_size)
+
+
+def keyset_parameters_schema(default_page_size: int | None, max_page_size: int | None) -> type[ma.Schema]:
+    """Build the schema of a keyset page's ``cursor``, ``page_size`` and ``count`` query arguments."""
+
+    class KeysetParametersSchema(_PageSizeSchema):
+        cursor = _cursor_field()
+        count = _count_field()
+
+        @ma.post_load
+        def make_paginator(self, data: dict[str, Any], **_: Any) -> KeysetParameters:
+            return KeysetParameters(**data)
+
+    return _with_page_size(KeysetParametersSchema, default_page_size, max_page_size)
+
+
+class PaginationMixin(_SmorestPaginationMixin):  # type: ignore[misc]
+    """``Blueprint.paginate`` for both pagers, with app-wide page size settings and documented headers."""
+
+    PAGINATION_ARGUMENTS_PARSER: Any
+    PAGINATION_HEADER_NAME = "X-Pagination"
+    DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": None, "max_page_size": None}
+
+    def paginate(
+        self,
+        pager: type[Page] | type[KeysetPage] | None = None,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+        max_page_size: int | None = None,
+        keyset: bool = False,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Paginate the view's result with ``pager``, or hand ``pagination_parameters`` to the view when ``None``.
+
+        Args:
+            pager: :class:`SQLCursorPage` (pages by number) or :class:`KeysetPage` (pages by cursor), applied to the
+                query the view returns; or any flask-smorest ``Page`` subclass.
+            page: The default page, 1.
+            page_size: The default page size; ``PAGINATION_DEFAULT_PAGE_SIZE`` when not given.
+            max_page_size: This endpoint's cap; ``PAGINATION_MAX_PAGE_SIZE`` when not given. Larger is a 422.
+            keyset: With :class:`SQLCursorPage`, also accept a ``cursor``: pages by number keep working for existing
+                clients, and each one links (``Link``) to the keyset pages before and after it.
+
+        Raises:
+            TypeError: ``keyset`` without :class:`SQLCursorPage`.
+        """
+        is_keyset = pager is not None and issubclass(pager, KeysetPage)
+        if keyset and not (pager is not None and issubclass(pager, SQLCursorPage)):
+            raise TypeError("paginate(keyset=True) needs SQLCursorPage; use paginate(KeysetPage) for cursors only.")
+        if is_keyset:
+            schema: ma.Schema = keyset_parameters_schema(page_size, max_page_size)()
+        else:
+            schema = pagination_parameters_schema(page or 1, page_size, max_page_size, keyset=keyset)()
+        self._ligand_cursors_required = getattr(self, "_ligand_cursors_required", False) or is_keyset
+        self._ligand_cursors_optional = getattr(self, "_ligand_cursors_optional", False) or keyset
+        parser = self.PAGINATION_ARGUMENTS_PARSER
+        error_status_code = parser.DEFAULT_VALIDATION_STATUS
+        headers_doc: dict[str, Any] = {}
+        if not is_keyset:
+            headers_doc[self.PAGINATION_HEADER_NAME] = "PAGINATION"
+        if is_keyset or keyset:
+            headers_doc["Link"] = LINK_HEADER
+        if is_keyset:
+            headers_doc["X-Total-Count"] = TOTAL_COUNT_HEADER
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            @wraps(func)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                params = parser.parse(schema, request, location="query")
+                if pager is None:
+                    kwargs["pagination_parameters"] = params
+                result, status, headers = unpack_tuple_response(current_app.ensure_sync(func)(*args, **kwargs))
+                headers = dict(headers or {})
+                if isinstance(params, KeysetParameters):
+                    keyset_page = KeysetPage(result, params)
+                    headers.update(keyset_page.headers())
+                    return keyset_page.items, status, headers
+                has_next = None
+                if pager is not None:
+                    offset_page = pager(result, page_params=params)
+                    result = offset_page.items
+                    has_next = getattr(offset_page, "has_next", None)
+                    if keyset and _cursor_serializer(current_app) is not None:
+                        headers["Link"] = _offset_links(offset_page, result)
+                metadata = _offset_metadata(params.page, params.page_size, params.item_count, has_next)
+                if metadata is not None:
+                    headers[self.PAGINATION_HEADER_NAME] = json.dumps(metadata)
+                return result, status, headers
+
+            wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))  # type: ignore[attr-defined]
+            wrapper._apidoc["pagination"] = {  # type: ignore[attr-defined]
+                "parameters": {"in": "query", "schema": schema},
+                "response": {error_status_code: http.HTTPStatus(error_status_code).name},
+                "headers": headers_doc,
+            }
+            return wrapper
+
+        return decorator
+
+    def register(self, app: flask.Flask, options: dict[str, Any]) -> None:
+        """Register on ``app``, first checking the pagination settings its paginated views need.
+
+        In a production environment without ``PAGINATION_CURSOR_SECRET`` (or ``SECRET_KEY``), an endpoint with
+        ``paginate(SQLCursorPage, keyset=True)`` serves numbered pages only (and a warning is logged).
+
+        Raises:
+            ConfigurationError: ``PAGINATION_COUNT`` is unknown, or a ``paginate(KeysetPage)`` endpoint is registered
+                in a production environment without ``PAGINATION_CURSOR_SECRET`` (or ``SECRET_KEY``).
+        """
+        check_pagination_settings(
+            app,
+            cursors_required=getattr(self, "_ligand_cursors_required", False),
+            cursors_optional=getattr(self, "_ligand_cursors_optional", False),
+        )
+        super().register(app, options)
+
+    def _prepare_pagination_doc(self, doc: dict[str, Any], doc_info: dict[str, Any], **kwargs: Any) -> Any:
+        operation = doc_info.get("pagination")
+        if operation:
+            doc.setdefault("parameters", []).append(operation["parameters"])
+            doc.setdefault("responses", {}).update(operation["response"])
+            for status_code in doc_info.get("success_status_codes", []):
+                doc["responses"][status_code].setdefault("headers", {}).update(operation["headers"])
+        return doc
+
+
+def check_pagination_settings(
+    app: flask.Flask, *, cursors_required: bool = False, cursors_optional: bool = False
+) -> None:
+    """Check ``PAGINATION_COUNT`` and, when cursors are used, that they can be signed.
+
+    Raises:
+        ConfigurationError: See :meth:`PaginationMixin.register`.
+    """
+    strategy = app.config.get("PAGINATION_COUNT", "exact")
+    if strategy not in COUNT_STRATEGIES:
+        raise ConfigurationError(
+            f"Config 'PAGINATION_COUNT' has value '{strategy}'. Use one of: {', '.join(COUNT_STRATEGIES)}."
+        )
+    if (cursors_required or cursors_optional) and _cursor_serializer(app) is None:
+        if cursors_required:
+            raise ConfigurationError(_NO_SECRET)
+        _LOG.warning("%s Until then, endpoints with paginate(keyset=True) serve numbered pages only.", _NO_SECRET)
+
+
+def encode_cursor(sort_keys: Sequence[_SortKey], item: Any, direction: Literal["next", "prev"]) -> str:
+    """Make the signed cursor of ``item``'s position in the sort order: the page after it (or before it)."""
+    values = [_encode_value(getattr(item, key.attribute)) for key in sort_keys]
+    payload = [_fingerprint(sort_keys), values, "n" if direction == "next" else "p"]
+    serializer = _cursor_serializer(current_app)
+    if serializer is None:  # pragma: no cover - register() refuses keyset-only endpoints without a secret
+        raise ConfigurationError(_NO_SECRET)
+    return str(serializer.dumps(payload))
+
+
+def decode_cursor(text: str) -> Cursor:
+    """Check the signature of a cursor and decode it.
+
+    Raises:
+        marshmallow.ValidationError: The cursor was not made by this service (or was altered), or this service
+            has no cursor secret.
+    """
+    serializer = _cursor_serializer(current_app)
+    if serializer is None:
+        raise ma.ValidationError(_CURSORS_DISABLED)
+    try:
+        fingerprint, values, direction = serializer.loads(text)
+        return Cursor(str(fingerprint), [_decode_value(value) for value in values], _DIRECTIONS[direction])
+    except (BadSignature, ValueError, TypeError, KeyError) as exc:
+        raise ma.ValidationError(_INVALID_CURSOR) from exc
+
+
+@dataclass(frozen=True)
+class _SortKey:
+    """One term of the sort: a model column, its direction and where its NULLs go."""
+
+    expression: ColumnElement[Any]
+    attribute: str
+    descending: bool
+    nulls_last: bool
+    nullable: bool
+
+    def order(self, reverse: bool = False) -> ColumnElement[Any]:
+        clause = self.expression.desc() if self.descending != reverse else self.expression.asc()
+        if not self.nullable:
+            return clause
+        return clause.nulls_last() if self.nulls_last != reverse else clause.nulls_first()
+
+    def after(self, value: Any, reverse: bool) -> ColumnElement[bool]:
+        nulls_last = self.nulls_last != reverse
+        if value is None:
+            return self.expression.is_not(None) if not nulls_last else false()
+        after = self.expression < value if self.descending != reverse else self.expression > value
+        return or_(after, self.expression.is_(None)) if self.nullable and nulls_last else after
+
+    def equals(self, value: Any) -> ColumnElement[bool]:
+        return self.expression.is_(None) if value is None else self.expression == value
+
+
+class _PageSizeSchema(ma.Schema):
+    """Query arguments of a page: unknown ones belong to the view's own schema."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+
+def _with_page_size(
+    schema: type[ma.Schema], default_page_size: int | None, max_page_size: int | None
+) -> type[ma.Schema]:
+    def page_size_default() -> int:
+        return default_page_size or int(current_app.config["PAGINATION_DEFAULT_PAGE_SIZE"])
+
+    field = ma.fields.Integer(
+        load_default=page_size_default,
+        validate=PageSize(max_page_size),
+        metadata={"description": "Items per page, from 1 to the service's maximum page size."},
+    )
+    return type(schema.__name__, (schema,), {"page_size": field})
+
+
+def _cursor_field() -> CursorField:
+    return CursorField(
+        metadata={
+            "description": "Where the page starts: the opaque cursor of a `next` or `prev` link of the `Link` "
+            "header. Leave it out for the first page."
+        }
+    )
+
+
+def _count_field() -> ma.fields.Boolean:
+    return ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "With a `cursor`, also send the total number of items in `X-Total-Count`."},
+    )
+
+
+def _sort_keys(collection: Any) -> list[_SortKey] | None:
+    """The declared sort of a one-model query then its primary key; ``None`` when it cannot be analysed."""
+    descriptions = getattr(collection, "column_descriptions", None)
+    entity = descriptions[0].get("entity") if descriptions and len(descriptions) == 1 else None
+    mapper = inspect(entity, raiseerr=False) if entity is not None else None
+    if mapper is None or not hasattr(mapper, "primary_key"):
+        return None
+    keys: list[_SortKey] = []
+    for clause in getattr(collection, "_order_by_clauses", ()):
+        key = _sort_key(mapper, clause)
+        if key is None:
+            return None
+        keys.append(key)
+    seen = {(key.expression.table, key.expression.key) for key in keys}
+    for column in mapper.primary_key:
+        if (column.table, column.key) not in seen:
+            key = _sort_key(mapper, column)
+            if key is None:  # pragma: no cover - a mapped primary key is always a mapped column
+                return None
+            keys.append(key)
+    return keys
+
+
+def _sort_key(mapper: Any, clause: Any) -> _SortKey | None:
+    descending, nulls_last = False, None
+    while isinstance(clause, UnaryExpression) and clause.modifier is not None:
+        if clause.modifier is operators.desc_op:
+            descending = True
+        elif clause.modifier in (operators.nulls_last_op, operators.nulls_first_op):
+            nulls_last = clause.modifier is operators.nulls_last_op
+        elif clause.modifier is not operators.asc_op:
+            return None
+        clause = clause.element
+    try:
+        attribute = mapper.get_property_by_column(clause).key
+    except UnmappedColumnError:
+        return None
+    return _SortKey(
+        expression=clause,
+        attribute=attribute,
+        descending=descending,
+        nulls_last=(not descending) if nulls_last is None else nulls_last,
+        nullable=bool(getattr(clause, "nullable", True)),
+    )
+
+
+def _ordered(collection: Any, keys: list[_SortKey] | None, reverse: bool = False) -> Any:
+    if keys is None:
+        return _with_primary_key_order(collection)
+    return collection.order_by(None).order_by(*(key.order(reverse) for key in keys))
 
 
 def _with_primary_key_order(collection: Any) -> Any:
     descriptions = getattr(collection, "column_descriptions", None)
-    if not descriptions:
-        return collection
-    entity = descriptions[0].get("entity")
+    entity = descriptions[0].get("entity") if descriptions else None
     mapper = inspect(entity, raiseerr=False) if entity is not None else None
     if mapper is None or not hasattr(mapper, "primary_key"):
         return collection
     return collection.order_by(*mapper.primary_key)
+
+
+def _after(keys: list[_SortKey], values: list[Any], reverse: bool) -> ColumnElement[bool]:
+    """Rows strictly after ``values`` in the sort order (before them when ``reverse``)."""
+    if len(keys) == 1:
+        return keys[0].after(values[0], reverse)
+    if None not in values and not any(key.nullable for key in keys) and len({key.descending for key in keys}) == 1:
+        # One row-value comparison lets the database walk a composite index from the cursor; a plain tuple of
+        # values is bound with each column's type (a UUID stored as text stays text).
+        columns, bound = tuple_(*(key.expression for key in keys)), tuple(values)
+        return columns < bound if keys[0].descending != reverse else columns > bound
+    terms = []
+    for index, key in enumerate(keys):
+        equal = [previous.equals(value) for previous, value in zip(keys[:index], values, strict=False)]
+        terms.append(and_(true(), *equal, key.after(values[index], reverse)))
+    return or_(*terms)
+
+
+def _fetch(query: Any) -> list[Any]:
+    if isinstance(query, Select):
+        return list(DB.session.scalars(query))
+    return list(query)
+
+
+def _count(collection: Any) -> int:
+    unordered = collection.order_by(None)
+    if isinstance(unordered, Select):
+        return int(DB.session.scalar(select(func.count()).select_from(unordered.subquery())) or 0)
+    return int(unordered.count())
+
+
+def _offset_metadata(page: int, page_size: int, item_count: int | None, has_next: bool | None) -> dict[str, int] | None:
+    """``X-Pagination``: upstream's totals and neighbours, or only the neighbours when the total was not counted."""
+    if item_count is None:
+        if has_next is None:
+            return None
+        metadata = {"first_page": 1, "page": page}
+        if page > 1:
+            metadata["previous_page"] = page - 1
+        if has_next:
+            metadata["next_page"] = page + 1
+        return metadata
+    if item_count == 0:
+        return {"total": 0, "total_pages": 0}
+    last_page = (item_count - 1) // page_size + 1
+    metadata = {"total": item_count, "total_pages": last_page, "first_page": 1, "last_page": last_page}
+    if page <= last_page:
+        metadata["page"] = page
+        if page > 1:
+            metadata["previous_page"] = page - 1
+        if page < last_page:
+            metadata["next_page"] = page + 1
+    return metadata
+
+
+def _offset_links(page: Any, items: list[Any]) -> str:
+    """Links from a numbered page to the keyset pages right after and before it."""
+    links = {"first": _page_url()}
+    keys = page.sort_keys
+    if keys is None:
+        raise TypeError("paginate(keyset=True) needs a query of one model ordered by its columns.")
+    if items and page.has_next:
+        links["next"] = _page_url(cursor=encode_cursor(keys, items[-1], "next"))
+    if items and page.page_params.page > 1:
+        links["prev"] = _page_url(cursor=encode_cursor(keys, items[0], "prev"))
+    return _link_header(links)
+
+
+def _page_url(cursor: str | None = None) -> str:
+    """This request's URL, relative to the host, with ``cursor`` in place of ``page``/``cursor``."""
+    args = [(key, value) for key, value in request.args.items(multi=True) if key not in ("page", "cursor")]
+    if cursor is not None:
+        args.append(("cursor", cursor))
+    query = urlencode(args)
+    return f"{request.script_root}{request.path}{'?' + query if query else ''}"
+
+
+def _link_header(links: dict[str, str]) -> str:
+    return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items())
+
+
+def _fingerprint(keys: Sequence[_SortKey]) -> str:
+    terms = ",".join(f"{key.expression}:{key.descending:d}{key.nulls_last:d}" for key in keys)
+    return hashlib.sha256(terms.encode()).hexdigest()[:12]
+
+
+_DIRECTIONS: dict[str, Literal["next", "prev"]] = {"n": "next", "p": "prev"}
+
+
+def _encode_value(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dt.datetime):
+        return ["datetime", value.isoformat()]
+    if isinstance(value, dt.date):
+        return ["date", value.isoformat()]
+    if isinstance(value, dt.time):
+        return ["time", value.isoformat()]
+    if isinstance(value, uuid.UUID):
+        return ["uuid", str(value)]
+    if isinstance(value, Decimal):
+        return ["decimal", str(value)]
+    if isinstance(value, bytes):
+        return ["bytes", base64.b64encode(value).decode()]
+    raise TypeError(f"A {type(value).__name__} sort value cannot go in a cursor: sort on another column.")
+
+
+_DECODERS: dict[str, Callable[[str], Any]] = {
+    "datetime": dt.datetime.fromisoformat,
+    "date": dt.date.fromisoformat,
+    "time": dt.time.fromisoformat,
+    "uuid": uuid.UUID,
+    "decimal": Decimal,
+    "bytes": base64.b64decode,
+}
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, list):
+        tag, text = value
+        return _DECODERS[tag](text)
+    return value
+
+
+class _CursorSerializer(URLSafeSerializer):
+    """itsdangerous' URL-safe signed JSON, minus its zlib attempt: a cursor is too short to gain from it."""
+
+    def dump_payload(self, obj: Any) -> bytes:
+        return base64_encode(Serializer.dump_payload(self, obj))
+
+
+def _cursor_serializer(app: flask.Flask) -> URLSafeSerializer | None:
+    """The app's cursor signer, made once: HMAC-SHA256 with the configured or a derived secret; ``None`` without."""
+    if _SERIALIZER_KEY not in app.extensions:
+        secret = _cursor_secret(app)
+        app.extensions[_SERIALIZER_KEY] = (
+            None
+            if secret is None
+            else _CursorSerializer(secret, salt=_CURSOR_SALT, signer_kwargs={"digest_method": hashlib.sha256})
+        )
+    serializer: URLSafeSerializer | None = app.extensions[_SERIALIZER_KEY]
+    return serializer
+
+
+def _cursor_secret(app: flask.Flask) -> bytes | None:
+    """The configured secret; else one derived from the service's token signing key; else, outside production, a
+    random one (cursors then work within one process only); else ``None``."""
+    config = app.config
+    configured = config.get("PAGINATION_CURSOR_SECRET") or config.get("SECRET_KEY")
+    if configured:
+        return configured.encode() if isinstance(configured, str) else bytes(configured)
+    if config.get("JWT_PRIVATE_KEY"):
+        # Every process of a service shares its signing key, and it is as secret as a cursor key must be.
+        return hashlib.sha256(b"flask-ligand cursor key\0" + str(config["JWT_PRIVATE_KEY"]).encode()).digest()
+    environment = get_environment(config.get("LIGAND_ENV", "prod"))
+    if environment.production and environment.init_extensions:
+        return None
+    return secrets.token_bytes(32)

@@ -6,6 +6,8 @@ environment variables, then keyword overrides passed to ``create_app``.
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from dotenv import dotenv_values
 
 from flask_ligand.devkeys import load_dev_signing_key
 from flask_ligand.errors import ConfigurationError
+from flask_ligand.logging import DEFAULT_REDACT_KEYS
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -32,6 +35,8 @@ REQUIRED_IN_PRODUCTION = (
     "OIDC_DISCOVERY_URL",
     "SQLALCHEMY_DATABASE_URI",
 )
+#: Algorithms ``JWT_DECODE_ALGORITHMS`` may list: asymmetric ones only, so a public key never serves as an HMAC secret.
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -83,13 +88,43 @@ ENV_SETTINGS: Mapping[str, Callable[[str, str], Any]] = {
     "JWT_ACCESS_TOKEN_EXPIRES": _as_seconds,
     "OIDC_JWKS_CACHE_SECONDS": _as_int,
     "OIDC_HTTP_TIMEOUT": _as_int,
+    "OIDC_ISSUER": _as_str,
+    "OIDC_JWKS_MIN_REFRESH_SECONDS": _as_int,
     "OPENAPI_VERSION": _as_str,
     "OPENAPI_JSON_PATH": _as_str,
     "OPENAPI_SWAGGER_UI_PATH": _as_str,
+    "OPENAPI_REDOC_PATH": _as_str,
+    "OPENAPI_GENERATOR_JAVA": _as_str,
+    "OPENAPI_GENERATOR_TIMEOUT": _as_int,
+    "OPENAPI_CLIENT_CACHE_DIR": _as_str,
     "MAX_CONTENT_LENGTH": _as_int,
     "PAGINATION_DEFAULT_PAGE_SIZE": _as_int,
     "PAGINATION_MAX_PAGE_SIZE": _as_int,
+    "PAGINATION_COUNT": _as_str,
+    "PAGINATION_CURSOR_SECRET": _as_str,
     "CORS_ORIGINS": _as_list,
+    "CORS_METHODS": _as_list,
+    "CORS_ALLOW_HEADERS": _as_list,
+    "CORS_EXPOSE_HEADERS": _as_list,
+    "CORS_SUPPORTS_CREDENTIALS": _as_bool,
+    "LOG_FORMAT": _as_str,
+    "LOG_LEVEL": _as_str,
+    "LOG_REDACT_KEYS": _as_list,
+    "LOG_BODY_MAX_BYTES": _as_int,
+    "LOG_QUIET_PATHS": _as_list,
+    "REQUEST_ID_TRUSTED_PROXIES": _as_list,
+    "HEALTH_TIMEOUT": _as_int,
+    "HEALTH_IN_OPENAPI": _as_bool,
+    "METRICS_ENABLED": _as_bool,
+    "METRICS_PATH": _as_str,
+    "METRICS_TOKEN": _as_str,
+    "PROMETHEUS_MULTIPROC_DIR": _as_str,
+    "SECURITY_CSP": _as_str,
+    "PROXY_FIX_X_FOR": _as_int,
+    "PROXY_FIX_X_PROTO": _as_int,
+    "PROXY_FIX_X_HOST": _as_int,
+    "PROXY_FIX_X_PORT": _as_int,
+    "PROXY_FIX_X_PREFIX": _as_int,
 }
 
 _COMMON_DEFAULTS: Mapping[str, Any] = {
@@ -100,13 +135,16 @@ _COMMON_DEFAULTS: Mapping[str, Any] = {
     "OIDC_ROLES_CLAIM": "realm_access.roles",
     "SQLALCHEMY_DATABASE_URI": None,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Pre-ping and recycle replace connections the database server (or a firewall) closed while they sat in the pool.
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_recycle": 1800},
     "DB_AUTO_UPGRADE": False,
     "DB_MIGRATION_DIR": "migrations",
     "VERIFY_SSL_CERT": True,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     "PAGINATION_DEFAULT_PAGE_SIZE": 10,
     "PAGINATION_MAX_PAGE_SIZE": 100,
+    "PAGINATION_COUNT": "exact",
+    "PAGINATION_CURSOR_SECRET": None,
     # flask-jwt-extended: bearer tokens in the Authorization header, verified with RS256 only.
     "JWT_TOKEN_LOCATION": ["headers"],
     "JWT_HEADER_NAME": "Authorization",
@@ -120,17 +158,51 @@ _COMMON_DEFAULTS: Mapping[str, Any] = {
     "JWT_PUBLIC_KEY": "",
     "OIDC_JWKS_CACHE_SECONDS": 300,
     "OIDC_HTTP_TIMEOUT": 5,
+    "OIDC_ISSUER": None,
+    "OIDC_JWKS_MIN_REFRESH_SECONDS": 10,
     # flask-smorest
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/",
     "OPENAPI_JSON_PATH": "openapi/api-spec.json",
     "OPENAPI_SWAGGER_UI_PATH": "/apidocs",
-    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    # Swagger UI and ReDoc are served from files inside the package (flask_ligand.views.docs), not from a CDN.
+    "OPENAPI_SWAGGER_UI_URL": None,
+    "OPENAPI_REDOC_PATH": None,
+    # flask_ligand.clientgen: the OpenAPI Generator runs locally, with this Java and time limit.
+    "OPENAPI_GENERATOR_JAVA": None,
+    "OPENAPI_GENERATOR_TIMEOUT": 120,
+    "OPENAPI_CLIENT_CACHE_DIR": None,
     # flask-cors: any origin, no credentials; the headers our clients need are exposed and allowed.
     "CORS_ORIGINS": "*",
     "CORS_SEND_WILDCARD": True,
-    "CORS_EXPOSE_HEADERS": ["ETag", "X-Pagination"],
+    "CORS_EXPOSE_HEADERS": ["ETag", "X-Pagination", "Link", "X-Total-Count", "X-Request-ID"],
     "CORS_ALLOW_HEADERS": ["Authorization", "If-Match", "If-None-Match", "Content-Type"],
+    "CORS_METHODS": ["GET", "HEAD", "POST", "OPTIONS", "PUT", "PATCH", "DELETE"],
+    "CORS_SUPPORTS_CREDENTIALS": False,
+    # flask_ligand.logging, .views.health, .metrics and .security: what an operator needs on day one.
+    "LOG_FORMAT": "json",
+    "LOG_LEVEL": "INFO",
+    "LOG_REDACT_KEYS": list(DEFAULT_REDACT_KEYS),
+    "LOG_BODY_MAX_BYTES": 4096,
+    "LOG_QUIET_PATHS": ["/health/", "/metrics"],
+    "REQUEST_ID_TRUSTED_PROXIES": ["127.0.0.1", "::1"],
+    "HEALTH_TIMEOUT": 2,
+    "HEALTH_IN_OPENAPI": False,
+    "METRICS_ENABLED": True,
+    "METRICS_PATH": "/metrics",
+    "METRICS_TOKEN": None,
+    "PROMETHEUS_MULTIPROC_DIR": None,
+    "SECURITY_HEADERS": {
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+    },
+    "SECURITY_CSP": "default-src 'none'; frame-ancestors 'none'",
+    "PROXY_FIX_X_FOR": 0,
+    "PROXY_FIX_X_PROTO": 0,
+    "PROXY_FIX_X_HOST": 0,
+    "PROXY_FIX_X_PORT": 0,
+    "PROXY_FIX_X_PREFIX": 0,
 }
 
 
@@ -160,8 +232,10 @@ class Environment:
 
 
 ENVIRONMENTS: Mapping[str, Environment] = {
-    "prod": Environment("prod", required=REQUIRED_IN_PRODUCTION, production=True),
-    "stage": Environment("stage", "DEV ", required=REQUIRED_IN_PRODUCTION, production=True),
+    "prod": Environment("prod", defaults={"METRICS_ENABLED": False}, required=REQUIRED_IN_PRODUCTION, production=True),
+    "stage": Environment(
+        "stage", "DEV ", defaults={"METRICS_ENABLED": False}, required=REQUIRED_IN_PRODUCTION, production=True
+    ),
     "local": Environment(
         "local",
         "FLASK LOCAL ",
@@ -170,6 +244,7 @@ ENVIRONMENTS: Mapping[str, Environment] = {
             "SERVICE_PRIVATE_URL": "http://127.0.0.1:5000",
             "ALLOWED_ROLES": ["user", "admin"],
             "DB_AUTO_UPGRADE": True,
+            "LOG_FORMAT": "console",
         },
         dev_tokens=True,
         instance_database=True,
@@ -231,11 +306,17 @@ def flask_environment_configurator(
         config["API_SPEC_OPTIONS"] = _spec_options(config)
 
     _check_required(env, config)
+    _check_operations(config)
+    _check_algorithms(config)
     if env.production:
         _check_production(env, app, config)
     if env.dev_tokens and not config.get("OIDC_DISCOVERY_URL") and not config.get("JWT_PRIVATE_KEY"):
         key_file = Path(app.instance_path, "dev-signing-key.pem") if env.name == "local" else None
         config["JWT_PRIVATE_KEY"], config["JWT_PUBLIC_KEY"] = load_dev_signing_key(key_file)
+    if env.dev_tokens and not config.get("OIDC_DISCOVERY_URL"):
+        # The service is its own token issuer: the tokens it signs name it, and the audience it accepts.
+        config.setdefault("JWT_ENCODE_ISSUER", str(config.get("SERVICE_PUBLIC_URL") or "").rstrip("/") or None)
+        config.setdefault("JWT_ENCODE_AUDIENCE", config.get("JWT_DECODE_AUDIENCE"))
 
     app.config.from_mapping(config)
 
@@ -280,6 +361,39 @@ def _check_override_names(settings: Mapping[str, Any]) -> None:
             )
 
 
+def _check_algorithms(config: Mapping[str, Any]) -> None:
+    refused = [alg for alg in config.get("JWT_DECODE_ALGORITHMS") or () if alg not in ASYMMETRIC_ALGORITHMS]
+    if refused or not config.get("JWT_DECODE_ALGORITHMS"):
+        raise ConfigurationError(
+            f"Config 'JWT_DECODE_ALGORITHMS' has value {config.get('JWT_DECODE_ALGORITHMS')!r}. "
+            f"List one or more of {', '.join(ASYMMETRIC_ALGORITHMS)}: tokens are verified with public keys, "
+            "so 'none' and HMAC algorithms (HS256...) are refused."
+        )
+
+
+def _check_operations(config: Mapping[str, Any]) -> None:
+    if config["LOG_FORMAT"] not in ("json", "console"):
+        raise ConfigurationError(f"Config 'LOG_FORMAT' has value '{config['LOG_FORMAT']}'. Use 'json' or 'console'.")
+    if not isinstance(logging.getLevelName(str(config["LOG_LEVEL"]).upper()), int):
+        raise ConfigurationError(
+            f"Config 'LOG_LEVEL' has value '{config['LOG_LEVEL']}'. Use DEBUG, INFO, WARNING, ERROR or CRITICAL."
+        )
+    for network in config["REQUEST_ID_TRUSTED_PROXIES"]:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigurationError(
+                f"Config 'REQUEST_ID_TRUSTED_PROXIES' has item '{network}'. Not an IP address or network."
+            ) from None
+    origins = config["CORS_ORIGINS"]
+    wildcard = any(origin in ("*", ".*") for origin in ([origins] if isinstance(origins, str) else origins))
+    if wildcard and config["CORS_SUPPORTS_CREDENTIALS"]:
+        raise ConfigurationError(
+            "Config 'CORS_SUPPORTS_CREDENTIALS' is true while 'CORS_ORIGINS' allows any origin ('*'): any web site "
+            "could then make requests with your users' cookies. List the allowed origins in CORS_ORIGINS."
+        )
+
+
 def _check_required(env: Environment, config: Mapping[str, Any]) -> None:
     missing = [key for key in env.required if not config.get(key)]
     if missing:
@@ -302,10 +416,13 @@ def _check_production(env: Environment, app: Flask, config: Mapping[str, Any]) -
 
 
 def _spec_options(config: Mapping[str, Any]) -> dict[str, Any]:
-    public_url = config.get("SERVICE_PUBLIC_URL")
-    if not public_url:
-        return {}
-    return {"servers": [{"url": public_url, "description": "Public URL"}]}
+    # The relative URL comes first, so Swagger UI's "Try it out" calls the service the page was loaded from.
+    servers = [{"url": "/", "description": "This service"}]
+    for key, description in (("SERVICE_PUBLIC_URL", "Public URL"), ("SERVICE_PRIVATE_URL", "Private URL")):
+        url = config.get(key)
+        if url and all(server["url"] != url for server in servers):
+            servers.append({"url": url, "description": description})
+    return {"servers": servers}
 
 
 def _instance_sqlite_uri(app: Flask) -> str:

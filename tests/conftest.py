@@ -1,25 +1,28 @@
-"""Fixtures: a fresh petstore on a fresh SQLite file per test, and tokens signed with the testing key."""
+"""Fixtures: the petstore from flask-ligand's own pytest plugin, on a fresh database per test (SQLite, PostgreSQL).
+
+The plugin (``flask_ligand.pytest_plugin``) gives ``app``, ``client``, ``database_uri``, ``make_token`` and
+``auth_headers``; ``pyproject.toml`` names the petstore's factory and both databases. It is loaded here rather than
+through its entry point, which ``addopts`` blocks: pytest imports entry-point plugins before coverage starts, and
+importing ``flask_ligand.pytest_plugin`` imports ``flask_ligand`` itself. Here PostgreSQL is a private cluster.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
-from flask_jwt_extended import create_access_token
 
-import example_petstore
-from flask_ligand.extensions.database import DB
 from flask_ligand.settings import ENV_SETTINGS
+from flask_ligand.testing import HeadersFactory as HeadersFactory
+from flask_ligand.testing import TokenFactory as TokenFactory
+from tests import pg
+from tests.servers import require
+
+pytest_plugins = ["flask_ligand.pytest_plugin"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = REPO_ROOT / "migrations"
-
-TokenFactory = Callable[..., str]
-HeadersFactory = Callable[..., dict[str, str]]
 
 
 @pytest.fixture(autouse=True)
@@ -30,45 +33,18 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-@pytest.fixture
-def database_uri(tmp_path: Path) -> str:
-    """A SQLite file of this test's own."""
-    return f"sqlite:///{tmp_path / 'petstore.sqlite'}"
+@pytest.fixture(scope="session")
+def postgresql_cluster() -> Iterator[pg.Cluster]:
+    """A private PostgreSQL cluster on 127.0.0.1 for the whole session (skipped without PostgreSQL, except in CI)."""
+    bindir = pg.find_bindir()
+    require(bindir is not None, f"PostgreSQL's initdb and pg_ctl are not in {pg.DEBIAN_BINDIRS} nor on the PATH")
+    assert bindir is not None
+    cluster = pg.start_cluster(bindir)
+    yield cluster
+    cluster.stop()
 
 
-@pytest.fixture
-def app(database_uri: str) -> Iterator[Flask]:
-    """The petstore in ``testing`` on a fresh database with its tables created."""
-    app = example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=database_uri)
-    with app.app_context():
-        DB.create_all()
-    yield app
-    with app.app_context():
-        DB.session.remove()
-        DB.engine.dispose()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def make_token(app: Flask) -> TokenFactory:
-    """Mint a token the app's real verification accepts: ``make_token(roles=["user"], sub=..., **claims)``."""
-
-    def make(roles: list[str] | tuple[str, ...] = ("user",), sub: str = "tester", **claims: Any) -> str:
-        with app.app_context():
-            return create_access_token(sub, additional_claims={"realm_access": {"roles": list(roles)}, **claims})
-
-    return make
-
-
-@pytest.fixture
-def auth_headers(make_token: TokenFactory) -> HeadersFactory:
-    """Headers with a bearer token for the given roles: ``auth_headers("user", "admin")``."""
-
-    def headers(*roles: str, **extra: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {make_token(roles=roles)}", **extra}
-
-    return headers
+@pytest.fixture(scope="session")
+def ligand_postgresql_url(postgresql_cluster: pg.Cluster) -> str:
+    """The plugin's PostgreSQL server: the private cluster (so the ``[postgresql]`` half runs wherever it can)."""
+    return postgresql_cluster.uri("postgres")

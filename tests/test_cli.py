@@ -124,6 +124,7 @@ def test_user_token_creates_and_replaces_a_pet_but_cannot_delete_it(dev_app: Fla
         "code": 403,
         "status": "Forbidden",
         "message": "This endpoint requires the user to have the 'admin' role!",
+        "request_id": refused.headers["X-Request-ID"],
     }
     assert client.get(location).status_code == 200
 

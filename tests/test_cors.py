@@ -1,22 +1,58 @@
-"""CORS: any origin without credentials, our headers exposed to and allowed from browsers."""
+"""CORS: any origin without credentials by default, listed origins when configured, our headers exposed."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from flask.testing import FlaskClient
 
+import example_petstore
+from flask_ligand.extensions.database import DB
 from tests.conftest import HeadersFactory
 
 ORIGIN = "https://ui.example.org"
+OTHER_ORIGIN = "https://evil.example.net"
+
+
+@pytest.fixture
+def database_uri(tmp_path: Path) -> str:
+    """SQLite only: CORS does not depend on the database."""
+    return f"sqlite:///{tmp_path / 'petstore.sqlite'}"
+
+
+@pytest.fixture
+def listed_client(database_uri: str) -> FlaskClient:
+    """The petstore allowing one origin, with credentials."""
+    app = example_petstore.create_app(
+        "testing", SQLALCHEMY_DATABASE_URI=database_uri, CORS_ORIGINS=[ORIGIN], CORS_SUPPORTS_CREDENTIALS=True
+    )
+    with app.app_context():
+        DB.create_all()
+    return app.test_client()
+
+
+def preflight(client: FlaskClient, origin: str) -> dict[str, str]:
+    response = client.options(
+        "/pets/",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert response.status_code == 200
+    return dict(response.headers)
 
 
 def test_response_exposes_etag_and_pagination_headers(client: FlaskClient) -> None:
-    """A cross-origin GET lets the browser read ETag and X-Pagination."""
+    """A cross-origin GET lets the browser read ETag, X-Pagination and X-Request-ID."""
     response = client.get("/pets/", headers={"Origin": ORIGIN})
 
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     exposed = {name.strip().lower() for name in response.headers["Access-Control-Expose-Headers"].split(",")}
-    assert {"etag", "x-pagination"} <= exposed
+    assert {"etag", "x-pagination", "x-request-id"} <= exposed
     assert "Access-Control-Allow-Credentials" not in response.headers
 
 
@@ -54,3 +90,47 @@ def test_error_responses_carry_cors_headers(client: FlaskClient, auth_headers: H
 
     assert response.status_code == 422
     assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_preflight_from_a_listed_origin_is_allowed_with_credentials(listed_client: FlaskClient) -> None:
+    """A preflight from a listed origin gets that origin back, with credentials allowed."""
+    headers = preflight(listed_client, ORIGIN)
+
+    assert headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert headers["Access-Control-Allow-Credentials"] == "true"
+    assert "POST" in headers["Access-Control-Allow-Methods"]
+
+
+def test_request_from_a_listed_origin_can_be_read(listed_client: FlaskClient) -> None:
+    """An actual request from a listed origin is readable by the browser."""
+    response = listed_client.get("/pets/", headers={"Origin": ORIGIN})
+
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+
+
+def test_preflight_from_an_unlisted_origin_is_not_allowed(listed_client: FlaskClient) -> None:
+    """A preflight from another origin gets no CORS grant, so the browser does not send the request."""
+    headers = preflight(listed_client, OTHER_ORIGIN)
+
+    assert "Access-Control-Allow-Origin" not in headers
+    assert "Access-Control-Allow-Credentials" not in headers
+
+
+def test_request_from_an_unlisted_origin_cannot_be_read(listed_client: FlaskClient) -> None:
+    """An actual request from another origin gets no CORS headers, so the browser hides the response."""
+    response = listed_client.get("/pets/", headers={"Origin": OTHER_ORIGIN})
+
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.mark.parametrize("origins", ["*", ".*"])
+def test_wildcard_origin_with_credentials_is_refused_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, database_uri: str, origins: str
+) -> None:
+    """CORS_SUPPORTS_CREDENTIALS with any origin allowed stops create_app, naming both settings."""
+    monkeypatch.setenv("CORS_ORIGINS", origins)
+    monkeypatch.setenv("CORS_SUPPORTS_CREDENTIALS", "true")
+
+    with pytest.raises(RuntimeError, match="CORS_SUPPORTS_CREDENTIALS.*CORS_ORIGINS"):
+        example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=database_uri)

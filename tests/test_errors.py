@@ -120,7 +120,9 @@ def assert_error(response: TestResponse, code: int, message: str | None = None, 
     assert response.mimetype == "application/json"
     body = response.json
     assert body is not None
-    assert set(body) == ({"code", "status", "message", "errors"} if errors else {"code", "status", "message"})
+    expected = {"code", "status", "message", "request_id"}
+    assert set(body) == (expected | {"errors"} if errors else expected)
+    assert body["request_id"] == response.headers["X-Request-ID"]
     assert body["code"] == code
     assert body["status"] == HTTPStatus(code).phrase
     assert isinstance(body["message"], str) and body["message"]
@@ -333,7 +335,12 @@ def test_ligand_abort_with_message_answers_standard_json(
 ) -> None:
     """``abort(HTTPStatus.X, "msg")`` answers X with the reason phrase as status and the message as given."""
     response = make_gadget_client().get(f"/ligand-abort/{status.value}?message=Try+again+later.")
-    assert response.json == {"code": status.value, "status": status.phrase, "message": "Try again later."}
+    assert response.json == {
+        "code": status.value,
+        "status": status.phrase,
+        "message": "Try again later.",
+        "request_id": response.headers["X-Request-ID"],
+    }
     assert_error(response, status.value)
 
 
@@ -341,7 +348,12 @@ def test_ligand_abort_with_message_answers_standard_json(
 def test_abort_without_message_uses_the_standard_description(make_gadget_client: GadgetClientFactory, via: str) -> None:
     """``abort(404)``, flask-ligand's or Flask's own, answers the standard 404 body with the standard description."""
     response = make_gadget_client().get(f"/{via}/404")
-    assert response.json == {"code": 404, "status": "Not Found", "message": NotFound.description}
+    assert response.json == {
+        "code": 404,
+        "status": "Not Found",
+        "message": NotFound.description,
+        "request_id": response.headers["X-Request-ID"],
+    }
     assert_error(response, 404)
 
 

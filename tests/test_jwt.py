@@ -1,4 +1,4 @@
-"""Bearer-token security through HTTP: ``jwt_role_required``'s 401/403/500, the current user and the OIDC provider."""
+"""Bearer-token security through HTTP: token checks, ``jwt_role_required``'s 401/403/500, roles and the current user."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -21,15 +19,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_jwt_extended import create_access_token, get_current_user
-from jwt.algorithms import RSAAlgorithm
+from flask_jwt_extended import create_access_token
 
 import example_petstore
 import flask_ligand
 import flask_ligand.extensions.jwt as jwt_extension
 from flask_ligand.extensions.api import Blueprint
 from flask_ligand.extensions.database import DB
-from flask_ligand.extensions.jwt import JWT, User, jwt_role_required
+from flask_ligand.extensions.jwt import JWT, User, get_current_user, jwt_role_required, jwt_roles_required
 
 HeadersFactory = Callable[..., dict[str, str]]
 TokenFactory = Callable[..., str]
@@ -43,6 +40,23 @@ def _missing_role(role: str) -> str:
     return f"This endpoint requires the user to have the '{role}' role!"
 
 
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    """The petstore in ``testing`` on a SQLite file (token checks do not depend on the database)."""
+    app = example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'testing.sqlite'}")
+    with app.app_context():
+        DB.create_all()
+    yield app
+    with app.app_context():
+        DB.engine.dispose()
+
+
+@pytest.fixture
+def database_uri(tmp_path: Path) -> str:
+    """A SQLite file of this test's own."""
+    return f"sqlite:///{tmp_path / 'roles.sqlite'}"
+
+
 @pytest.fixture(scope="module")
 def foreign_key() -> rsa.RSAPrivateKey:
     """An RSA key the service has never heard of."""
@@ -50,9 +64,10 @@ def foreign_key() -> rsa.RSAPrivateKey:
 
 
 def _claims(sub: str = "tester", roles: list[str] | None = None, **extra: Any) -> dict[str, Any]:
-    """The claims of a valid access token for ``sub`` with ``roles`` (``["user"]`` by default)."""
+    """The claims of a valid access token of the ``testing`` issuer for ``sub`` with ``roles`` (``["user"]``)."""
     now = int(time.time())
     return {
+        "iss": "http://public.url",
         "sub": sub,
         "iat": now,
         "nbf": now,
@@ -72,6 +87,25 @@ def _assert_unauthorized(response: Any) -> None:
     assert response.json["code"] == 401
     assert response.json["status"] == "Unauthorized"
     assert response.json["message"]
+
+
+def _error_body(response: Any) -> dict[str, Any]:
+    """The standard fields of an error body, without the request id that logging may add."""
+    return {key: response.json[key] for key in ("code", "status", "message") if key in response.json}
+
+
+def _signed(app: Flask, claims: dict[str, Any], **headers: Any) -> str:
+    """A token signed with the ``testing`` development key, with its ``kid`` unless ``headers`` say otherwise."""
+    with app.app_context():
+        kid = jwt.get_unverified_header(create_access_token("tester"))["kid"]
+    return jwt.encode(claims, app.config["JWT_PRIVATE_KEY"], algorithm="RS256", headers={"kid": kid, **headers})
+
+
+def _payload_tampered(app: Flask) -> str:
+    """A valid ``user`` token whose payload was edited to claim ``admin`` as well."""
+    header, _, signature = _signed(app, _claims()).split(".")
+    payload = _b64(json.dumps(_claims(roles=["user", "admin"])).encode())
+    return f"{header}.{payload}.{signature}"
 
 
 def _expired(app: Flask) -> str:
@@ -112,6 +146,85 @@ BAD_AUTHORIZATIONS: dict[str, Callable[[Flask], str | None]] = {
     "hs256-with-public-key": _hs256_with_public_key,
 }
 
+#: Tokens refused with 401 ``invalid_token``, and a fragment of the message telling the developer why.
+REFUSED_TOKENS: dict[str, tuple[Callable[[Flask], str], str]] = {
+    "expired": (lambda app: _expired(app).removeprefix("Bearer "), "has expired"),
+    "not-yet-valid": (lambda app: _signed(app, _claims(nbf=int(time.time()) + 3600)), "not yet valid"),
+    "without-exp": (
+        lambda app: _signed(app, {key: value for key, value in _claims().items() if key != "exp"}),
+        '"exp"',
+    ),
+    "without-iat": (
+        lambda app: _signed(app, {key: value for key, value in _claims().items() if key != "iat"}),
+        '"iat"',
+    ),
+    "wrong-issuer": (lambda app: _signed(app, _claims(iss="https://evil.example.com")), "issuer (iss)"),
+    "no-issuer": (
+        lambda app: _signed(app, {key: value for key, value in _claims().items() if key != "iss"}),
+        "issuer (iss)",
+    ),
+    "audience-nobody-configured": (lambda app: _signed(app, _claims(aud="another-service")), "JWT_DECODE_AUDIENCE"),
+    "alg-none": (lambda app: _alg_none(app).removeprefix("Bearer "), "algorithm (alg) is not accepted"),
+    "hs256-with-public-key": (
+        lambda app: _hs256_with_public_key(app).removeprefix("Bearer "),
+        "algorithm (alg) is not accepted",
+    ),
+    "unknown-kid": (lambda app: _signed(app, _claims(), kid="some-other-key"), "signing key (kid)"),
+    "payload-tampered": (_payload_tampered, "Signature verification failed"),
+    "garbage-header": (lambda app: "e30K!." + _signed(app, _claims()).split(".", 1)[1], "header"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED_TOKENS))
+def test_refused_token_returns_401_invalid_token_saying_why(app: Flask, client: FlaskClient, case: str) -> None:
+    """Each refused token answers 401 ``invalid_token`` whose message says what was wrong, without quoting it."""
+    make, fragment = REFUSED_TOKENS[case]
+    token = make(app)
+
+    response = client.delete(f"/pets/{uuid.uuid4()}", headers={"Authorization": f"Bearer {token}"})
+
+    _assert_unauthorized(response)
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert fragment in response.json["message"]
+    assert all(segment not in response.get_data(as_text=True) for segment in token.split(".") if len(segment) > 8)
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "Bearer"])
+def test_bearer_scheme_is_case_insensitive(client: FlaskClient, make_token: TokenFactory, scheme: str) -> None:
+    """The ``Bearer`` scheme is accepted in any case (RFC 6750 and RFC 7235)."""
+    response = client.post("/pets/", json={"name": "Rex"}, headers={"Authorization": f"{scheme} {make_token()}"})
+
+    assert response.status_code == 201, response.json
+
+
+def test_configured_audience_is_required(make_roles_app: AppFactory) -> None:
+    """With ``JWT_DECODE_AUDIENCE``, a token for another audience is a 401 naming the accepted one."""
+    app = make_roles_app(JWT_DECODE_AUDIENCE="petstore")
+    token = _signed(app, _claims(aud=["another-service"]))
+
+    response = app.test_client().get("/me", headers={"Authorization": f"Bearer {token}"})
+
+    _assert_unauthorized(response)
+    assert "audience (aud) is not 'petstore'" in response.json["message"]
+
+
+def test_configured_audience_is_accepted_and_put_into_development_tokens(make_roles_app: AppFactory) -> None:
+    """With ``JWT_DECODE_AUDIENCE``, tokens the service mints carry that audience and are accepted."""
+    app = make_roles_app(JWT_DECODE_AUDIENCE="petstore")
+    headers = _token_for(app, realm_access={"roles": ["user"]})
+
+    response = app.test_client().get("/me", headers=headers)
+
+    assert response.status_code == 200, response.json
+    assert response.json["claims"]["aud"] == "petstore"
+
+
+@pytest.mark.parametrize("algorithms", [["HS256"], ["RS256", "none"], []], ids=repr)
+def test_symmetric_or_no_algorithm_is_a_configuration_error(tmp_path: Path, algorithms: list[str]) -> None:
+    """``JWT_DECODE_ALGORITHMS`` naming ``none``, an HMAC algorithm or nothing refuses to start, naming the setting."""
+    with pytest.raises(flask_ligand.ConfigurationError, match="JWT_DECODE_ALGORITHMS"):
+        flask_ligand.create_app(__name__, "testing", "Algorithms", "1.0.0", JWT_DECODE_ALGORITHMS=algorithms)
+
 
 @pytest.mark.parametrize("case", list(BAD_AUTHORIZATIONS))
 def test_bad_or_missing_token_returns_401_with_bearer_challenge(app: Flask, client: FlaskClient, case: str) -> None:
@@ -137,7 +250,7 @@ def test_missing_token_message_is_exact(client: FlaskClient) -> None:
     """Without an Authorization header the message is exactly ``Missing Authorization Header``."""
     response = client.post("/pets/", json={"name": "Rex"})
 
-    assert response.json == {"code": 401, "status": "Unauthorized", "message": MISSING_HEADER}
+    assert _error_body(response) == {"code": 401, "status": "Unauthorized", "message": MISSING_HEADER}
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE"])
@@ -165,7 +278,7 @@ def test_missing_role_returns_403_naming_it(
     response = client.open(path, method=method, json={"name": "Rex"}, headers={"Authorization": f"Bearer {token}"})
 
     assert response.status_code == 403
-    assert response.json == {"code": 403, "status": "Forbidden", "message": _missing_role(role)}
+    assert _error_body(response) == {"code": 403, "status": "Forbidden", "message": _missing_role(role)}
 
 
 def test_token_without_roles_claim_returns_403(app: Flask, client: FlaskClient) -> None:
@@ -206,7 +319,8 @@ def test_roles_are_matched_exactly(client: FlaskClient, make_token: TokenFactory
 
 @pytest.fixture
 def make_roles_app(database_uri: str) -> Iterator[AppFactory]:
-    """Build a small ``testing`` app with ``/me`` (role ``user``) and ``/superuser`` (a role outside ALLOWED_ROLES)."""
+    """Build a small ``testing`` app with ``/me`` (role ``user``), ``/superuser`` (a role outside ALLOWED_ROLES),
+    ``/any`` (``user`` or ``admin``), ``/all`` (``user`` and ``admin``) and a public ``/whoami``."""
     apps: list[Flask] = []
 
     def make(**settings: Any) -> Flask:
@@ -226,6 +340,23 @@ def make_roles_app(database_uri: str) -> Iterator[AppFactory]:
         def superuser() -> dict[str, Any]:
             return {}
 
+        @blp.route("/any")
+        @jwt_roles_required(any_of=["user", "admin"])
+        def any_role() -> dict[str, Any]:
+            """Answer callers with one of the roles."""
+            return {}
+
+        @blp.route("/all")
+        @jwt_roles_required(all_of=["user", "admin"])
+        def all_roles() -> dict[str, Any]:
+            """Answer callers with both roles."""
+            return {}
+
+        @blp.route("/whoami")
+        def whoami() -> dict[str, Any]:
+            user = get_current_user()
+            return {"id": user.id, "roles": user.roles}
+
         api.register_blueprint(blp)
         apps.append(app)
         return app
@@ -241,6 +372,88 @@ def _token_for(app: Flask, sub: str = "tester", **claims: Any) -> dict[str, str]
         return {"Authorization": f"Bearer {create_access_token(sub, additional_claims=claims)}"}
 
 
+@pytest.mark.parametrize(
+    ("path", "roles", "status", "message"),
+    [
+        ("/any", ["user"], 200, None),
+        ("/any", ["admin"], 200, None),
+        ("/any", ["guest"], 403, "This endpoint requires the user to have one of the roles 'user', 'admin'!"),
+        ("/all", ["user", "admin"], 200, None),
+        ("/all", ["admin"], 403, _missing_role("user")),
+        ("/all", [], 403, "This endpoint requires the user to have the roles 'user', 'admin'!"),
+    ],
+)
+def test_any_of_and_all_of_role_requirements(
+    make_roles_app: AppFactory, path: str, roles: list[str], status: int, message: str | None
+) -> None:
+    """``any_of`` needs one of the roles and ``all_of`` every one; a 403 names what is missing."""
+    app = make_roles_app()
+
+    response = app.test_client().get(path, headers=_token_for(app, realm_access={"roles": roles}))
+
+    assert response.status_code == status, response.json
+    if message is not None:
+        assert _error_body(response) == {"code": 403, "status": "Forbidden", "message": message}
+
+
+def test_roles_required_without_roles_is_a_programming_error() -> None:
+    """``jwt_roles_required()`` naming no role at all raises ``ValueError`` when the view is declared."""
+    with pytest.raises(ValueError, match="at least one role"):
+        jwt_roles_required()
+
+
+def test_get_current_user_in_a_public_view_verifies_the_token(make_roles_app: AppFactory) -> None:
+    """``get_current_user()`` in an undecorated view returns the caller of a valid token."""
+    app = make_roles_app()
+
+    response = app.test_client().get("/whoami", headers=_token_for(app, "bob", realm_access={"roles": ["admin"]}))
+
+    assert response.json == {"id": "bob", "roles": ["admin"]}
+
+
+def test_get_current_user_without_token_returns_401(make_roles_app: AppFactory) -> None:
+    """``get_current_user()`` in an undecorated view without a token answers 401 ``Missing Authorization Header``."""
+    response = make_roles_app().test_client().get("/whoami")
+
+    _assert_unauthorized(response)
+    assert response.json["message"] == MISSING_HEADER
+
+
+def test_openapi_shows_bearer_scheme_and_roles_per_operation(make_roles_app: AppFactory) -> None:
+    """The spec declares the bearer scheme; each protected operation requires it and names its roles."""
+    spec = make_roles_app().test_client().get("/openapi/api-spec.json").json
+
+    any_role, public = spec["paths"]["/any"]["get"], spec["paths"]["/whoami"]["get"]
+
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert any_role["security"] == [{"bearerAuth": []}]
+    assert "`user`" in any_role["description"] and "`admin`" in any_role["description"]
+    assert {"401", "403"} <= set(any_role["responses"])
+    assert "security" not in public
+
+
+@pytest.mark.parametrize(
+    ("claim", "claims"),
+    [
+        ("realm_access.roles", {"realm_access": {"roles": ["user"]}}),
+        ("resource_access.petstore.roles", {"resource_access": {"petstore": {"roles": ["user"]}}}),
+        ("resource_access.pets.api.roles", {"resource_access": {"pets.api": {"roles": ["user"]}}}),
+        ("roles", {"roles": ["user"]}),
+        ("https://pets.example.com/roles", {"https://pets.example.com/roles": ["user"]}),
+        ("groups", {"groups": "user"}),
+    ],
+    ids=["keycloak-realm", "keycloak-client", "keycloak-dotted-client", "flat", "namespaced", "single-string"],
+)
+def test_roles_come_from_the_configured_claim(make_roles_app: AppFactory, claim: str, claims: dict[str, Any]) -> None:
+    """``OIDC_ROLES_CLAIM`` reads Keycloak realm or client roles, a flat claim or a namespaced (URL) claim."""
+    app = make_roles_app(OIDC_ROLES_CLAIM=claim)
+
+    response = app.test_client().get("/me", headers=_token_for(app, **claims))
+
+    assert response.status_code == 200, response.json
+    assert response.json["roles"] == ["user"]
+
+
 def test_role_outside_allowed_roles_returns_500(make_roles_app: AppFactory) -> None:
     """A view requiring a role that is not in ALLOWED_ROLES answers 500 with the exact upstream message."""
     app = make_roles_app()
@@ -248,7 +461,7 @@ def test_role_outside_allowed_roles_returns_500(make_roles_app: AppFactory) -> N
     response = app.test_client().get("/superuser", headers=_token_for(app, realm_access={"roles": ["superuser"]}))
 
     assert response.status_code == 500
-    assert response.json == {"code": 500, "status": "Internal Server Error", "message": ROLE_NOT_ALLOWED}
+    assert _error_body(response) == {"code": 500, "status": "Internal Server Error", "message": ROLE_NOT_ALLOWED}
 
 
 def test_role_outside_allowed_roles_is_logged(make_roles_app: AppFactory, caplog: pytest.LogCaptureFixture) -> None:
@@ -316,167 +529,3 @@ def test_upstream_test_setup_accepts_create_access_token(monkeypatch: pytest.Mon
     assert response.status_code == 201, response.json
     with app.app_context():
         DB.engine.dispose()
-
-
-class _Provider:
-    """A tiny OpenID Connect provider on 127.0.0.1: a discovery document and the JWKS of its own RSA key."""
-
-    kid = "provider-key-1"
-
-    def __init__(self) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        jwk = {
-            **RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True),
-            "kid": self.kid,
-            "use": "sig",
-            "alg": "RS256",
-        }
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                documents = {
-                    "/.well-known/openid-configuration": {
-                        "issuer": provider.base_url,
-                        "jwks_uri": f"{provider.base_url}/jwks",
-                    },
-                    "/jwks": {"keys": [jwk]},
-                }
-                document = documents.get(self.path)
-                body = json.dumps(document).encode()
-                self.send_response(HTTPStatus.OK if document is not None else HTTPStatus.NOT_FOUND)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Keep the test output quiet."""
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self.discovery_url = f"{self.base_url}/.well-known/openid-configuration"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        self._running = True
-
-    def sign(self, claims: dict[str, Any], kid: str | None = kid) -> str:
-        """A token signed with the provider's key, with ``kid`` in its header."""
-        headers = {} if kid is None else {"kid": kid}
-        return jwt.encode(claims, self.key, algorithm="RS256", headers=headers)
-
-    def stop(self) -> None:
-        """Stop serving and free the port; connections are refused from now on."""
-        if self._running:
-            self._running = False
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-
-
-@pytest.fixture
-def provider() -> Iterator[_Provider]:
-    """A running OIDC provider, stopped at teardown."""
-    server = _Provider()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def make_prod_app(provider: _Provider, database_uri: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppFactory]:
-    """Build the petstore in ``prod`` from environment variables (set while it is created), trusting ``provider``."""
-    apps: list[Flask] = []
-
-    def make() -> Flask:
-        with monkeypatch.context() as environment:
-            for key, value in {
-                "SERVICE_PUBLIC_URL": "https://pets.example.com",
-                "SERVICE_PRIVATE_URL": "http://pets.internal",
-                "ALLOWED_ROLES": "user,admin",
-                "OIDC_DISCOVERY_URL": provider.discovery_url,
-                "OIDC_HTTP_TIMEOUT": "2",
-                "SQLALCHEMY_DATABASE_URI": database_uri,
-            }.items():
-                environment.setenv(key, value)
-            app = example_petstore.create_app("prod")
-        with app.app_context():
-            DB.create_all()
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        with app.app_context():
-            DB.session.remove()
-            DB.engine.dispose()
-
-
-@pytest.fixture
-def prod_app(make_prod_app: AppFactory) -> Flask:
-    """The petstore in ``prod`` trusting a running ``provider``."""
-    return make_prod_app()
-
-
-def test_prod_accepts_token_signed_by_the_provider(prod_app: Flask, provider: _Provider) -> None:
-    """In prod, a token signed with the provider's key (its ``kid`` in the header) is accepted."""
-    token = provider.sign(_claims(roles=["user"]))
-
-    response = prod_app.test_client().post("/pets/", json={"name": "Rex"}, headers={"Authorization": f"Bearer {token}"})
-
-    assert response.status_code == 201, response.json
-
-
-def test_prod_rejects_token_signed_with_the_testing_dev_key(prod_app: Flask, make_token: TokenFactory) -> None:
-    """In prod, a token signed with the development key that ``testing`` trusts is a 401."""
-    token = make_token(roles=["user", "admin"])
-
-    response = prod_app.test_client().post("/pets/", json={"name": "Rex"}, headers={"Authorization": f"Bearer {token}"})
-
-    _assert_unauthorized(response)
-
-
-def test_prod_rejects_dev_key_token_claiming_the_provider_kid(prod_app: Flask, app: Flask, provider: _Provider) -> None:
-    """In prod, a token signed with the development key is a 401 even when it names the provider's ``kid``."""
-    token = jwt.encode(_claims(), app.config["JWT_PRIVATE_KEY"], algorithm="RS256", headers={"kid": provider.kid})
-
-    response = prod_app.test_client().post("/pets/", json={"name": "Rex"}, headers={"Authorization": f"Bearer {token}"})
-
-    _assert_unauthorized(response)
-
-
-def test_prod_rejects_token_with_unknown_kid(prod_app: Flask, provider: _Provider) -> None:
-    """In prod, a token whose ``kid`` the provider does not publish is a 401."""
-    token = provider.sign(_claims(), kid="not-a-provider-key")
-
-    response = prod_app.test_client().post("/pets/", json={"name": "Rex"}, headers={"Authorization": f"Bearer {token}"})
-
-    _assert_unauthorized(response)
-
-
-def test_prod_app_starts_and_serves_public_endpoint_while_provider_is_down(
-    make_prod_app: AppFactory, provider: _Provider
-) -> None:
-    """With the identity provider down, the prod app still starts and public GET /pets/ answers 200."""
-    provider.stop()
-    app = make_prod_app()
-
-    response = app.test_client().get("/pets/")
-
-    assert response.status_code == 200
-    assert response.json == []
-
-
-def test_prod_protected_endpoint_answers_503_while_provider_is_down(
-    make_prod_app: AppFactory, provider: _Provider
-) -> None:
-    """With the identity provider down, a protected endpoint answers 503 JSON instead of failing."""
-    token = provider.sign(_claims())
-    provider.stop()
-    app = make_prod_app()
-
-    response = app.test_client().post("/pets/", json={"name": "Rex"}, headers={"Authorization": f"Bearer {token}"})
-
-    assert response.status_code == 503
-    assert response.json["code"] == 503
-    assert response.json["status"] == "Service Unavailable"
-    assert response.json["message"]

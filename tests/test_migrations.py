@@ -1,9 +1,11 @@
-"""The petstore's Alembic history, run through the real ``flask db`` commands on a fresh SQLite file."""
+"""The petstore's Alembic history, run through the real ``flask db`` commands on a fresh SQLite file and PostgreSQL."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +17,12 @@ from flask_jwt_extended import create_access_token
 
 import example_petstore
 from flask_ligand.extensions.database import DB
-from tests.conftest import MIGRATIONS_DIR
+from tests.conftest import MIGRATIONS_DIR, HeadersFactory
+
+#: The revision that creates the pet table, before pets had a version.
+FIRST_REVISION = "59af50ffd2a5"
+LEGACY_PET_ID = uuid.UUID("0f8fad5b-d9cb-469f-a165-70867728950e")
+LEGACY_TIME = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +37,7 @@ def _restore_root_logger() -> Iterator[None]:
 
 @pytest.fixture
 def app(database_uri: str) -> Iterator[Flask]:
-    """The petstore in ``testing`` on an empty SQLite file: the schema is left to the migrations."""
+    """The petstore in ``testing`` on an empty database: the schema is left to the migrations."""
     app = example_petstore.create_app(
         "testing", SQLALCHEMY_DATABASE_URI=database_uri, DB_MIGRATION_DIR=str(MIGRATIONS_DIR)
     )
@@ -60,13 +67,13 @@ def pending_changes(app: Flask) -> list[object]:
 
 
 def test_upgrade_downgrade_upgrade_creates_drops_and_recreates_the_pet_table(app: Flask) -> None:
-    """``db upgrade`` creates the pet table, ``db downgrade`` drops it and a second ``db upgrade`` restores it."""
+    """``db upgrade`` creates the pet table, ``db downgrade base`` drops it and a second ``db upgrade`` restores it."""
     assert "pet" not in table_names(app)
 
     flask_db(app, "upgrade")
     assert "pet" in table_names(app)
 
-    flask_db(app, "downgrade")
+    flask_db(app, "downgrade", "base")
     assert "pet" not in table_names(app)
 
     flask_db(app, "upgrade")
@@ -82,7 +89,7 @@ def test_upgraded_pet_table_has_the_model_columns(app: Flask) -> None:
         columns = {column["name"]: column for column in inspector.get_columns("pet")}
         primary_key = inspector.get_pk_constraint("pet")["constrained_columns"]
 
-    assert set(columns) == {"id", "name", "description", "created_at", "updated_at"}
+    assert set(columns) == {"id", "name", "description", "created_at", "updated_at", "version_id"}
     assert primary_key == ["id"]
     assert not columns["name"]["nullable"]
 
@@ -151,3 +158,51 @@ def test_api_stores_and_serves_pets_on_a_migrated_database(app: Flask) -> None:
     with app.app_context():
         rows = DB.session.execute(sa.text("SELECT name FROM pet")).scalars().all()
     assert rows == ["Rex"]
+
+
+def test_pets_stored_before_versioning_keep_their_data_and_can_be_replaced(
+    app: Flask, auth_headers: HeadersFactory
+) -> None:
+    """Upgrading a table with pets adds version '0' to each, and a client replaces a pet with that ETag."""
+    flask_db(app, "upgrade", FIRST_REVISION)
+    with app.app_context(), DB.engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO pet (id, name, description, created_at, updated_at) "
+                "VALUES (:id, 'Rex', 'Old dog.', :now, :now)"
+            ),
+            {"id": LEGACY_PET_ID.hex if DB.engine.dialect.name == "sqlite" else str(LEGACY_PET_ID), "now": LEGACY_TIME},
+        )
+
+    flask_db(app, "upgrade")
+
+    client = app.test_client()
+    fetched = client.get(f"/pets/{LEGACY_PET_ID}")
+    assert fetched.status_code == 200, fetched.json
+    assert fetched.json["name"] == "Rex"
+    assert fetched.headers["ETag"] == '"0"'
+    replaced = client.put(
+        f"/pets/{LEGACY_PET_ID}",
+        json={"name": "Rex", "description": "Still a good dog."},
+        headers=auth_headers("user", **{"If-Match": '"0"'}),
+    )
+    assert replaced.status_code == 200, replaced.json
+    assert replaced.headers["ETag"] not in ('"0"', fetched.headers["ETag"])
+
+
+def test_downgrading_the_version_column_keeps_the_pets(app: Flask, auth_headers: HeadersFactory) -> None:
+    """``db downgrade`` of the version revision drops only the column: the pets stay, and upgrading again works."""
+    flask_db(app, "upgrade")
+    created = app.test_client().post("/pets/", json={"name": "Rex"}, headers=auth_headers("user"))
+    assert created.status_code == 201, created.json
+
+    flask_db(app, "downgrade", FIRST_REVISION)
+    with app.app_context():
+        columns = {column["name"] for column in sa.inspect(DB.engine).get_columns("pet")}
+        names = DB.session.execute(sa.text("SELECT name FROM pet")).scalars().all()
+    assert "version_id" not in columns
+    assert names == ["Rex"]
+
+    flask_db(app, "upgrade")
+    assert app.test_client().get(created.headers["Location"]).json["name"] == "Rex"
+    assert pending_changes(app) == []

@@ -29,11 +29,11 @@ def test_protected_operations_require_the_bearer_scheme(client: FlaskClient) -> 
 
 
 def test_error_schema_documents_the_json_error_shape(client: FlaskClient) -> None:
-    """The documented error body has code, status and message, required, and optional errors."""
+    """The documented error body has code, status and message, required, and optional errors and request_id."""
     schemas = client.get("/openapi/api-spec.json").json["components"]["schemas"]
 
     error = schemas["Error"]
-    assert set(error["properties"]) == {"code", "status", "message", "errors"}
+    assert set(error["properties"]) == {"code", "status", "message", "errors", "request_id"}
     assert set(error["required"]) == {"code", "status", "message"}
 
 

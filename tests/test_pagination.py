@@ -318,3 +318,37 @@ def test_select_with_a_filter_counts_only_matching_rows(select_app: Flask) -> No
 
     assert _pagination(response)["total"] == 2
     assert [pet["name"] for pet in response.json] == ["Shown", "Shown"]
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        (1, {"first_page": 1, "page": 1, "next_page": 2}),
+        (2, {"first_page": 1, "page": 2, "previous_page": 1, "next_page": 3}),
+        (3, {"first_page": 1, "page": 3, "previous_page": 2}),
+    ],
+    ids=["first", "middle", "last"],
+)
+def test_count_none_leaves_totals_out_of_x_pagination(
+    make_app: AppFactory, page: int, expected: dict[str, int]
+) -> None:
+    """With ``PAGINATION_COUNT=none``, ``X-Pagination`` has no totals but still says whether a next page exists."""
+    app = make_app(PAGINATION_COUNT="none")
+    _add_pets(app, [f"Pet {number}" for number in range(25)])
+
+    response = app.test_client().get("/pets/", query_string={"page": page, "page_size": 10})
+
+    assert _pagination(response) == expected
+    assert len(response.json) == (10 if page < 3 else 5)
+
+
+def test_unknown_count_strategy_refuses_to_start() -> None:
+    """A ``PAGINATION_COUNT`` other than ``exact`` or ``none`` stops the app at start-up, naming the setting."""
+    with pytest.raises(flask_ligand.ConfigurationError, match="PAGINATION_COUNT"):
+        example_petstore.create_app("testing", PAGINATION_COUNT="guess")
+
+
+def test_keyset_option_needs_sql_cursor_page() -> None:
+    """``paginate(keyset=True)`` with a pager other than ``SQLCursorPage`` is refused when the view is declared."""
+    with pytest.raises(TypeError, match="SQLCursorPage"):
+        Blueprint("Bad", __name__).paginate(None, keyset=True)

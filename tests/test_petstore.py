@@ -206,7 +206,12 @@ def test_get_unknown_pet_returns_404(client: FlaskClient) -> None:
     response = client.get(f"/pets/{uuid.uuid4()}")
 
     assert response.status_code == 404
-    assert response.json == {"code": 404, "status": "Not Found", "message": INVALID_PET_ID}
+    assert response.json == {
+        "code": 404,
+        "status": "Not Found",
+        "message": INVALID_PET_ID,
+        "request_id": response.headers["X-Request-ID"],
+    }
 
 
 @pytest.mark.parametrize(("method", "role"), [("put", "user"), ("delete", "admin")])
@@ -291,7 +296,13 @@ def test_delete_by_admin_with_current_etag_removes_the_pet(
     assert response.status_code == 204
     assert response.data == b""
     assert _rows(app) == []
-    assert client.get(location).json == {"code": 404, "status": "Not Found", "message": INVALID_PET_ID}
+    gone = client.get(location)
+    assert gone.json == {
+        "code": 404,
+        "status": "Not Found",
+        "message": INVALID_PET_ID,
+        "request_id": gone.headers["X-Request-ID"],
+    }
 
 
 def test_delete_by_user_returns_403(
@@ -315,7 +326,12 @@ def test_create_with_hatred_returns_400(app: Flask, create_pet: CreatePet, descr
     response = create_pet(name="Rex", description=description)
 
     assert response.status_code == 400
-    assert response.json == {"code": 400, "status": "Bad Request", "message": HATRED}
+    assert response.json == {
+        "code": 400,
+        "status": "Bad Request",
+        "message": HATRED,
+        "request_id": response.headers["X-Request-ID"],
+    }
     assert _rows(app) == []
 
 
@@ -375,10 +391,10 @@ def test_replace_with_unknown_field_returns_422(
 
     response = client.put(
         created.headers["Location"],
-        json={"name": "Max", "id": str(uuid.uuid4())},
+        json={"name": "Max", "colour": "brown"},
         headers=auth_headers("user", **{"If-Match": created.headers["ETag"]}),
     )
 
     assert response.status_code == 422
-    assert response.json["errors"] == {"json": {"id": ["Unknown field."]}}
+    assert response.json["errors"] == {"json": {"colour": ["Unknown field."]}}
     assert _rows(app)[0]["name"] == "Rex"

@@ -45,6 +45,7 @@ TOP_LEVEL_REEXPORTS = [
     ("Query", "flask_ligand.extensions.api"),
     ("DB", "flask_ligand.extensions.database"),
     ("MIGRATE", "flask_ligand.extensions.database"),
+    ("Versioned", "flask_ligand.extensions.database"),
     ("JWT", "flask_ligand.extensions.jwt"),
     ("User", "flask_ligand.extensions.jwt"),
     ("jwt_role_required", "flask_ligand.extensions.jwt"),

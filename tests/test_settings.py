@@ -309,10 +309,14 @@ def test_openapi_spec_is_served_as_json() -> None:
 
 
 @pytest.mark.usefixtures("production_environment")
-def test_spec_servers_come_from_service_public_url() -> None:
-    """The served spec's ``servers`` holds SERVICE_PUBLIC_URL."""
+def test_spec_servers_are_relative_then_service_urls() -> None:
+    """The served spec's ``servers`` is the relative URL first, then SERVICE_PUBLIC_URL and SERVICE_PRIVATE_URL."""
     response = example_petstore.create_app("prod").test_client().get(SPEC_PATH)
-    assert _json(response)["servers"] == [{"url": PUBLIC_URL, "description": "Public URL"}]
+    assert _json(response)["servers"] == [
+        {"url": "/", "description": "This service"},
+        {"url": PUBLIC_URL, "description": "Public URL"},
+        {"url": "http://pets.internal:8080", "description": "Private URL"},
+    ]
 
 
 @pytest.mark.parametrize(

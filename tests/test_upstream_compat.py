@@ -135,7 +135,12 @@ def test_get_unknown_pet_returns_404_with_the_apps_message(upstream_client: Flas
     response = upstream_client.get(f"/pets/{uuid.uuid4()}")
 
     assert response.status_code == 404
-    assert response.json == {"code": 404, "status": "Not Found", "message": INVALID_PET_ID}
+    assert response.json == {
+        "code": 404,
+        "status": "Not Found",
+        "message": INVALID_PET_ID,
+        "request_id": response.headers["X-Request-ID"],
+    }
 
 
 def test_put_with_current_etag_replaces_the_pet(
@@ -185,7 +190,12 @@ def test_business_rule_abort_returns_400(upstream_client: FlaskClient, headers: 
     response = upstream_client.post("/pets/", json={"name": "Rex", "description": "I hate it"}, headers=headers("user"))
 
     assert response.status_code == 400
-    assert response.json == {"code": 400, "status": "Bad Request", "message": "No pet hatred allowed!"}
+    assert response.json == {
+        "code": 400,
+        "status": "Bad Request",
+        "message": "No pet hatred allowed!",
+        "request_id": response.headers["X-Request-ID"],
+    }
 
 
 def test_without_token_returns_401(upstream_client: FlaskClient) -> None:

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import flask_sqlalchemy.query
 from flask_migrate import Migrate, upgrade
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy_utils import force_auto_coercion
 
-from flask_ligand.errors import abort
+from flask_ligand.errors import ConfigurationError, abort
+from flask_ligand.logging import kept_logging_configuration
 
 if TYPE_CHECKING:
     from flask import Flask
 
 _LOG = logging.getLogger(__name__)
+
+#: Characters of a :class:`Versioned` row's version (a UUID4 in hex).
+VERSION_LENGTH = 32
 
 
 class Query(flask_sqlalchemy.query.Query):
@@ -60,6 +66,50 @@ class _Base(DeclarativeBase):
     """Declarative base of every ``DB.Model``."""
 
 
+class Versioned:
+    """A model mixin that makes writes conditional: ``class Pet(Versioned, DB.Model)``.
+
+    Each row carries a version, a random token replaced on every ``UPDATE`` (SQLAlchemy's ``version_id_col``).
+    The row's ETag is its version, so computing it costs nothing, and every ``UPDATE`` or ``DELETE`` of the row has
+    ``WHERE version_id = <the version this request read>``: when another request changed the row in the meantime,
+    nothing matches, SQLAlchemy raises ``StaleDataError`` at commit and the client gets 412 — never a silently lost
+    update. Random tokens rather than a counter, so a row deleted and created again under the same key never takes
+    back an ETag a client still holds.
+
+    The version is HTTP metadata, not data: generated schemas (``AutoSchema``) leave it out. A model that declares
+    its own ``__mapper_args__`` replaces this mixin's, so it must include ``"version_id_col": cls.version_id`` and
+    ``"version_id_generator": new_version`` (in a ``declared_attr.directive``, as here).
+    """
+
+    version_id: Mapped[str] = mapped_column(String(VERSION_LENGTH), nullable=False)
+
+    @declared_attr.directive
+    @classmethod
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.version_id, "version_id_generator": new_version}
+
+
+def new_version(current: str | None = None) -> str:
+    """Make the next version of a :class:`Versioned` row: a random token, whatever ``current`` is."""
+    return uuid.uuid4().hex
+
+
+def with_default_driver(uri: str) -> str:
+    """Give a PostgreSQL URL without a driver (``postgresql://``, Heroku's ``postgres://``) the psycopg 3 driver."""
+    scheme, separator, rest = uri.partition("://")
+    if separator and scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return uri
+
+
+def version_etag(item: object) -> str | None:
+    """The ETag of ``item``: its version if it is a :class:`Versioned` row that was stored, else ``None``."""
+    if not isinstance(item, Versioned):
+        return None
+    version = item.version_id
+    return version or None
+
+
 DB = SQLAlchemy(model_class=_Base, query_class=Query)
 MIGRATE = Migrate()
 
@@ -70,10 +120,25 @@ force_auto_coercion()
 def init_app(app: Flask) -> None:
     """Bind ``DB`` and ``MIGRATE`` to ``app`` and, when ``DB_AUTO_UPGRADE`` is set, upgrade the schema.
 
-    Migrations come from ``DB_MIGRATION_DIR``; when that folder does not exist yet (before ``flask db init``),
-    the upgrade is skipped with a warning.
+    A ``postgresql://`` (or ``postgres://``) URL without a driver uses psycopg 3, the driver of the ``postgresql``
+    extra, rather than SQLAlchemy's default psycopg2. Migrations come from ``DB_MIGRATION_DIR``; when that folder
+    does not exist yet (before ``flask db init``), the upgrade is skipped with a warning.
+
+    Raises:
+        ConfigurationError: The database URL needs a driver that is not installed.
     """
-    DB.init_app(app)
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI")
+    if isinstance(uri, str):
+        app.config["SQLALCHEMY_DATABASE_URI"] = uri = with_default_driver(uri)
+    try:
+        DB.init_app(app)
+    except ModuleNotFoundError as exc:
+        scheme = uri.partition("://")[0] if isinstance(uri, str) else "this"
+        hint = " (pip install 'flask-ligand[postgresql]')" if scheme.startswith("postgresql") else ""
+        raise ConfigurationError(
+            f"Config 'SQLALCHEMY_DATABASE_URI' uses the '{scheme}' dialect, whose driver '{exc.name}' is not "
+            f"installed. Install it{hint}."
+        ) from exc
     migration_dir = app.config["DB_MIGRATION_DIR"]
     MIGRATE.init_app(app, DB, directory=migration_dir, render_as_batch=True, compare_type=True)
     if not app.config["DB_AUTO_UPGRADE"]:
@@ -82,4 +147,5 @@ def init_app(app: Flask) -> None:
         _LOG.warning("DB_AUTO_UPGRADE is set but DB_MIGRATION_DIR '%s' does not exist; not upgrading.", migration_dir)
         return
     with app.app_context():
-        upgrade(directory=migration_dir)
+        with kept_logging_configuration():  # alembic's env.py would replace the service's log handlers
+            upgrade(directory=migration_dir)

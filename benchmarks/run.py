@@ -1,0 +1,475 @@
+"""Measure the petstore against a hand-written floor app, in the same run, with wrk on 127.0.0.1.
+
+Usage (from the repository root; needs Debian's ``wrk`` and ``postgresql``, and gunicorn in the venv)::
+
+    .venv/bin/python benchmarks/run.py                      # 1k / 100k / 1M rows, 10 s per measurement
+    .venv/bin/python benchmarks/run.py --rows 1000 --duration 3
+    .venv/bin/python benchmarks/run.py --database-url postgresql+psycopg://user@127.0.0.1:5432/postgres
+    .venv/bin/python benchmarks/run.py --upstream           # also cold start and memory of flask-ligand 0.10.4
+    .venv/bin/python benchmarks/run.py --quick              # a few seconds: proves the script works
+
+Without ``--database-url`` it starts a private PostgreSQL cluster (Debian's binaries, a temporary directory, a
+loopback port) and removes it at the end. For each table size it creates a database ``bench_<rows>``, seeds it in
+one ``INSERT ... SELECT FROM generate_series`` (a million rows take seconds), then serves the petstore
+(``example_petstore.app:app``) and the floor (``benchmarks.floor:app``) with the same gunicorn settings and runs each
+measurement against both, one after the other. It prints requests per second, p50/p99 latency and the ratio
+petstore/floor, then checks the targets of docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+_COLD_START = """
+import time, resource
+started = time.perf_counter()
+{imports}
+app = {create}
+elapsed = time.perf_counter() - started
+with app.app_context():
+    DB.create_all()
+client = app.test_client()
+assert client.get("{path}").status_code == 200
+for _ in range(200):
+    client.get("{path}")
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(elapsed, rss)
+"""
+_OURS = (
+    "import example_petstore\nfrom flask_ligand.extensions.database import DB",
+    'example_petstore.create_app("testing", LOG_LEVEL="WARNING")',
+)
+_UPSTREAM = (
+    # Upstream's testing environment fetches an identity provider's keys at start-up; its own tests (and ours,
+    # tests/test_upstream_compat.py) replace jwt.init_app to run without one.
+    "import upstream_app\nimport flask_ligand.extensions.jwt as jwt\njwt.init_app = lambda app: None\n"
+    "from flask_ligand.extensions.database import DB",
+    'upstream_app.create_app("testing", "Pet Store", "1.0.0", "pet-store")',
+)
+
+
+@dataclass
+class Result:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: str
+    method: str = "GET"
+    source: str | None = None
+
+
+def main() -> int:
+    options = _arguments()
+    if shutil.which(options.wrk) is None:
+        sys.exit(f"wrk not found ('{options.wrk}'): apt-get install wrk")
+    print(f"# flask-ligand benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} CPUs, {_cpu_model()}")
+    print(
+        f"# load average before: {os.getloadavg()[0]:.2f}; wrk {options.connections} connections, "
+        f"{options.duration} s per measurement; gunicorn {options.workers} workers x {options.threads} threads"
+    )
+    with tempfile.TemporaryDirectory(prefix="ligand-bench-") as workdir, _database_server(options) as server_url:
+        rows: list[tuple[str, int, Result, Result]] = []
+        memory: dict[str, list[float]] = {}
+        for size in options.rows:
+            url = _create_database(server_url, f"bench_{size}")
+            token, public_key = _prepare(url, size)
+            env = {
+                "FLASK_ENV": "local",
+                "SQLALCHEMY_DATABASE_URI": url,
+                "DB_AUTO_UPGRADE": "false",
+                "LOG_FORMAT": "json",
+                "PAGINATION_CURSOR_SECRET": "benchmark-secret-" + "x" * 32,
+                "BENCH_JWT_PUBLIC_KEY": public_key,
+            }
+            with (
+                _gunicorn("example_petstore.app:app", env, options, workdir) as petstore,
+                _gunicorn("benchmarks.floor:app", env, options, workdir) as floor,
+            ):
+                for scenario in _scenarios(size, petstore):
+                    ours = _wrk(petstore, scenario, options, workdir, token)
+                    theirs = _wrk(floor, _floor_scenario(scenario, floor), options, workdir, token)
+                    rows.append((scenario.name, size, ours, theirs))
+                    _print_row(scenario.name, size, ours, theirs)
+                memory.setdefault("petstore", []).extend(_worker_rss(petstore))
+                memory.setdefault("floor", []).extend(_worker_rss(floor))
+        cold = _cold_start(sys.executable, REPO, _OURS, options.repeat)
+        upstream = _upstream(workdir, options.repeat) if options.upstream else None
+    _print_summary(rows, memory, cold, upstream)
+    return 0
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url", help="a PostgreSQL server (SQLAlchemy URL); default: a private cluster")
+    parser.add_argument("--rows", default="1000,100000,1000000", help="table sizes, comma-separated")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each app")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
+    parser.add_argument("--repeat", type=int, default=5, help="cold starts measured (median)")
+    parser.add_argument("--upstream", action="store_true", help="also measure flask-ligand 0.10.4 in a temp venv")
+    parser.add_argument("--quick", action="store_true", help="1000 rows, 1 s each: a smoke test")
+    parser.add_argument("--wrk", default="wrk")
+    options = parser.parse_args()
+    if options.quick:
+        options.rows, options.duration, options.repeat = "1000", 1, 1
+    options.rows = [int(size) for size in options.rows.split(",")]
+    return options
+
+
+@contextlib.contextmanager
+def _database_server(options: argparse.Namespace) -> Iterator[str]:
+    if options.database_url:
+        yield options.database_url
+        return
+    from tests import pg
+
+    bindir = pg.find_bindir()
+    if bindir is None:
+        sys.exit("PostgreSQL not found: apt-get install postgresql, or pass --database-url")
+    cluster = pg.start_cluster(bindir)
+    try:
+        yield cluster.uri("postgres")
+    finally:
+        cluster.stop()
+
+
+def _create_database(server_url: str, name: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+def _prepare(url: str, size: int) -> tuple[str, str]:
+    """Create the petstore's tables, seed ``size`` pets; return a token for role ``user`` and the key checking it."""
+    from flask_jwt_extended import create_access_token
+    from sqlalchemy import text
+
+    import example_petstore
+    from flask_ligand.extensions.database import DB
+
+    app = example_petstore.create_app("local", SQLALCHEMY_DATABASE_URI=url, DB_AUTO_UPGRADE=False, LOG_LEVEL="WARNING")
+    started = time.perf_counter()
+    with app.app_context():
+        DB.create_all()
+        columns = DB.session.execute(
+            text(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'pet' ORDER BY ordinal_position"
+            )
+        ).scalars()
+        values = {
+            "id": "gen_random_uuid()",
+            "name": "'Pet ' || (i % 1000)",
+            "description": "'A good pet'",
+            "created_at": "now() - i * interval '1 second'",
+            "updated_at": "now() - i * interval '1 second'",
+            "version_id": "md5(i::text)",
+        }
+        names = list(columns)
+        DB.session.execute(
+            text(
+                f"INSERT INTO pet ({', '.join(names)}) SELECT {', '.join(values[name] for name in names)} "
+                f"FROM generate_series(1, {size}) AS i"
+            )
+        )
+        DB.session.commit()
+        DB.session.connection().connection.driver_connection.autocommit = True  # VACUUM refuses transactions
+        DB.session.execute(text("VACUUM ANALYZE pet"))
+        token = create_access_token("bench", additional_claims={"realm_access": {"roles": ["user"]}})
+        public_key = str(app.config["JWT_PUBLIC_KEY"])
+        DB.session.remove()
+        DB.engine.dispose()
+    print(f"# seeded {size} rows in {time.perf_counter() - started:.1f} s")
+    return token, public_key
+
+
+@contextlib.contextmanager
+def _gunicorn(app: str, env: dict[str, str], options: argparse.Namespace, workdir: str) -> Iterator[str]:
+    port = _free_port()
+    log = open(Path(workdir, app.split(":")[0] + ".log"), "ab")
+    command = [
+        sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", str(options.workers),
+        "--threads", str(options.threads), "--worker-class", "gthread" if options.threads > 1 else "sync",
+        "--log-level", "warning", "--chdir", str(REPO),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=log, cwd=REPO)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base + "/pets/?page_size=1", process)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"gunicorn exited with {process.returncode} before serving {url}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        time.sleep(0.2)
+    sys.exit(f"gunicorn did not serve {url} within 60 s")
+
+
+def _scenarios(size: int, petstore: str) -> list[Scenario]:
+    """The measurements at this table size; ``create`` comes last, as it grows the table.
+
+    A keyset page is reached as a client would: from the ``next`` link of the page before it (``source``).
+    """
+    deep = f"/pets/?page={max(1, size // 40)}&page_size=20"
+    first = "/pets/?page_size=20"
+    # Cheap requests first: a slow one (a COUNT over a million rows) leaves a backlog behind its measurement.
+    scenarios = [Scenario("keyset page 2", _link(_get(petstore + first)[1], "next"), source=first)]
+    if size > 1000:
+        scenarios.append(Scenario("deep page (keyset)", _link(_get(petstore + deep)[1], "next"), source=deep))
+    if size <= 1000:
+        scenarios.append(Scenario("get by id", f"/pets/{json.loads(_get(petstore + deep)[0])[0]['id']}"))
+    scenarios.append(Scenario("list page 1", "/pets/?page=1&page_size=20"))
+    if size > 1000:
+        scenarios.append(Scenario("deep page (offset)", deep))
+    if size <= 1000:
+        scenarios.append(Scenario("create with a token", "/pets/", "POST"))
+    return scenarios
+
+
+def _floor_scenario(scenario: Scenario, floor: str) -> Scenario:
+    """The same request for the floor; a keyset page through the floor's own cursor, found the same way."""
+    if scenario.source is None:
+        return scenario
+    return Scenario(scenario.name, _link(_get(floor + scenario.source)[1], "next"))
+
+
+def _get(url: str) -> tuple[str, str]:
+    with urllib.request.urlopen(url, timeout=120) as response:
+        return response.read().decode(), response.headers.get("Link", "")
+
+
+def _link(header: str, rel: str) -> str:
+    for url, found in re.findall(r'<([^>]*)>;\s*rel="([^"]*)"', header):
+        if found == rel:
+            return str(url)
+    raise RuntimeError(f"no rel={rel} in Link: {header!r}")
+
+
+def _wrk(base: str, scenario: Scenario, options: argparse.Namespace, workdir: str, token: str) -> Result:
+    command = [
+        options.wrk,
+        "-t1",
+        f"-c{options.connections}",
+        f"-d{options.duration}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    if scenario.method == "POST":
+        script = Path(workdir, "post.lua")
+        body = json.dumps({"name": "Bench", "description": "A benchmarked pet"})
+        script.write_text(
+            f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
+            f'wrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer {token}"\n'
+        )
+        command += ["-s", str(script)]
+    # A short unrecorded run first: connection pools, caches and the previous measurement's backlog settle.
+    warm_up = [*command[:3], f"-d{max(1, options.duration // 5)}s", *command[4:], base + scenario.path]
+    subprocess.run(warm_up, capture_output=True, timeout=options.duration + 60, check=True)
+    output = subprocess.run(
+        [*command, base + scenario.path], capture_output=True, text=True, timeout=options.duration + 60, check=True
+    ).stdout
+    return _parse_wrk(output)
+
+
+def _parse_wrk(output: str) -> Result:
+    def latency(percentile: str) -> float:
+        match = re.search(rf"^\s*{percentile}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        if match is None:
+            return float("nan")
+        return float(match[1]) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match[2]]
+
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    failed = int(errors[1]) if errors else 0
+    if socket_errors:
+        failed += sum(int(group) for group in socket_errors.groups())
+    return Result(float(rate[1]) if rate else 0.0, latency("50"), latency("99"), failed)
+
+
+def _worker_rss(base: str) -> list[float]:
+    """Resident memory (MiB) of the gunicorn workers serving ``base`` (children of the master holding the port)."""
+    port = base.rsplit(":", 1)[1]
+    masters = [pid for pid in _pids() if f"127.0.0.1:{port}" in _cmdline(pid) and _ppid(pid) == os.getpid()]
+    sizes = []
+    for pid in _pids():
+        if _ppid(pid) in masters:
+            status = Path(f"/proc/{pid}/status").read_text()
+            match = re.search(r"VmRSS:\s+(\d+) kB", status)
+            if match:
+                sizes.append(int(match[1]) / 1024)
+    return sizes
+
+
+def _pids() -> list[int]:
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+def _cmdline(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    return ""
+
+
+def _ppid(pid: int) -> int:
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return -1
+
+
+def _cold_start(python: str, path: Path, code: tuple[str, str], repeat: int) -> tuple[float, float]:
+    """Median seconds of import + create_app in a fresh interpreter, and the peak RSS (MiB) after 200 requests."""
+    script = _COLD_START.format(imports=code[0], create=code[1], path="/pets/")
+    with tempfile.TemporaryDirectory() as cwd:
+        runs = [
+            subprocess.run(
+                [python, "-c", script],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+                cwd=cwd,
+                env={**os.environ, "PYTHONPATH": str(path)},
+            ).stdout.split()
+            for _ in range(repeat)
+        ]
+    return statistics.median(float(run[0]) for run in runs), statistics.median(float(run[1]) for run in runs)
+
+
+def _upstream(workdir: str, repeat: int) -> tuple[float, float] | None:
+    """Cold start and memory of upstream flask-ligand 0.10.4 (from PyPI, in a temporary venv) on the same app."""
+    venv = Path(workdir, "upstream-venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = str(venv / "bin" / "python")
+    installed = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "flask-ligand==0.10.4"], capture_output=True, text=True, timeout=600
+    )
+    if installed.returncode != 0:
+        print(f"# upstream flask-ligand 0.10.4 could not be installed:\n{installed.stderr[-2000:]}")
+        return None
+    app_dir = Path(workdir, "upstream-src")
+    shutil.copytree(REPO / "tests" / "upstream_app", app_dir / "upstream_app")
+    for source in (app_dir / "upstream_app").rglob("*.py"):
+        source.write_text(source.read_text().replace("tests.upstream_app", "upstream_app"))
+    try:
+        return _cold_start(python, app_dir, _UPSTREAM, repeat)
+    except subprocess.CalledProcessError as exc:
+        print(f"# upstream flask-ligand 0.10.4 did not start:\n{exc.stderr[-2000:]}")
+        return None
+
+
+def _print_row(name: str, size: int, ours: Result, theirs: Result) -> None:
+    ratio = ours.requests_per_second / theirs.requests_per_second if theirs.requests_per_second else float("nan")
+    errors = f"  ERRORS petstore={ours.errors} floor={theirs.errors}" if ours.errors or theirs.errors else ""
+    print(
+        f"| {name:<20} | {size:>9,} | {ours.requests_per_second:>8.0f} | {ours.p50_ms:>6.2f} | {ours.p99_ms:>6.2f} "
+        f"| {theirs.requests_per_second:>8.0f} | {theirs.p50_ms:>6.2f} | {theirs.p99_ms:>6.2f} | {ratio:>5.2f} |"
+        + errors,
+        flush=True,
+    )
+
+
+def _print_summary(
+    rows: list[tuple[str, int, Result, Result]],
+    memory: dict[str, list[float]],
+    cold: tuple[float, float],
+    upstream: tuple[float, float] | None,
+) -> None:
+    print()
+    print("| Measurement | Rows | Petstore req/s | p50 ms | p99 ms | Floor req/s | p50 ms | p99 ms | Ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, size, ours, theirs in rows:
+        ratio = ours.requests_per_second / theirs.requests_per_second if theirs.requests_per_second else float("nan")
+        print(
+            f"| {name} | {size:,} | {ours.requests_per_second:.0f} | {ours.p50_ms:.2f} | {ours.p99_ms:.2f} | "
+            f"{theirs.requests_per_second:.0f} | {theirs.p50_ms:.2f} | {theirs.p99_ms:.2f} | {ratio:.2f} |"
+        )
+    print()
+    checks: list[tuple[str, bool]] = []
+    for name, size, ours, theirs in rows:
+        if name in ("list page 1", "get by id") and size == min(r[1] for r in rows):
+            ratio = ours.requests_per_second / theirs.requests_per_second
+            checks.append((f"{name}: {ratio:.2f}x the floor (target >= 0.85x)", ratio >= 0.85))
+    keyset = {size: ours.requests_per_second for name, size, ours, _ in rows if name == "keyset page 2"}
+    if len(keyset) > 1:
+        small, large = min(keyset), max(keyset)
+        ratio = keyset[large] / keyset[small]
+        checks.append(
+            (f"keyset page at {large:,} rows: {ratio:.2f}x its {small:,}-row figure (target >= 0.8x)", ratio >= 0.8)
+        )
+    petstore_rss = statistics.mean(memory.get("petstore") or [float("nan")])
+    floor_rss = statistics.mean(memory.get("floor") or [float("nan")])
+    print(f"Memory per gunicorn worker after the run: petstore {petstore_rss:.0f} MiB, floor {floor_rss:.0f} MiB")
+    print(
+        f"Cold start (import + create_app): {cold[0]:.2f} s; peak RSS after 200 in-process requests: {cold[1]:.0f} MiB"
+    )
+    if upstream is not None:
+        print(f"Upstream flask-ligand 0.10.4, same app: cold start {upstream[0]:.2f} s; peak RSS {upstream[1]:.0f} MiB")
+        checks.append((f"cold start {cold[0]:.2f} s vs upstream {upstream[0]:.2f} s", cold[0] <= upstream[0]))
+        checks.append((f"memory {cold[1]:.0f} MiB vs upstream {upstream[1]:.0f} MiB", cold[1] <= upstream[1]))
+    for text, ok in checks:
+        print(f"{'PASS' if ok else 'MISS'}  {text}")
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,362 @@
+"""Structured logs: one line when a request arrives and one when it completes, request ids, and redacted secrets.
+
+Every log record of the process, ours, Flask's, gunicorn's or a library's, leaves through one handler on the root
+logger and is rendered by structlog: JSON lines, or human-readable lines on a developer's console. Values under
+sensitive keys are replaced by ``[REDACTED]`` wherever they appear, nested too, and bearer tokens are masked inside
+any text, so a password in a request body or a token in a header never reaches the log.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from flask import current_app, g, has_request_context, request
+from flask.logging import default_handler
+from flask_jwt_extended import get_jwt
+
+if TYPE_CHECKING:
+    from flask import Flask, Response
+    from structlog.typing import EventDict, Processor, WrappedLogger
+
+#: What replaces a secret in the log.
+REDACTED = "[REDACTED]"
+#: Keys whose values never reach the log: a key containing one of these (any case) is redacted.
+DEFAULT_REDACT_KEYS = ("password", "passwd", "secret", "token", "authorization", "api_key", "cookie")
+#: The header carrying the request id, in requests from a trusted proxy and in every response.
+REQUEST_ID_HEADER = "X-Request-ID"
+
+_EXTENSION_KEY = "flask_ligand.logging"
+_G_REQUEST_ID = "_ligand_request_id"
+_G_STARTED = "_ligand_request_started"
+#: Headers redacted whatever ``LOG_REDACT_KEYS`` says: they carry credentials by definition.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
+#: A bearer token or a JWT inside text (an exception message, a URL); long enough not to catch "bearer token".
+_SECRET_IN_TEXT = re.compile(r"(?i)\bbearer\s+[\w.~+/=-]{16,}|\beyJ[\w-]*\.[\w-]+\.[\w-]*")
+#: A request id from a proxy is used only if it is short and made of characters safe in headers and logs.
+_VALID_REQUEST_ID = re.compile(r"[\w.:@+=/-]{1,128}")
+_LOG = structlog.stdlib.get_logger("flask_ligand.request")
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler writing to whatever ``sys.stderr`` is at each record, as ``logging.lastResort`` does.
+
+    Test runners and servers replace ``sys.stderr``; a handler that kept the stream it was created with would write
+    to a closed or stale one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+@dataclass(frozen=True)
+class _RequestLogging:
+    body_max_bytes: int
+    quiet_prefixes: tuple[str, ...]
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def init_app(app: Flask) -> None:
+    """Render the process' logs as ``LOG_FORMAT`` and log every request of ``app``; add request ids to responses.
+
+    Call it before other extensions register ``after_request`` functions, so the completion line sees the final
+    response.
+    """
+    configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"], app.config["LOG_REDACT_KEYS"])
+    app.logger.removeHandler(default_handler)  # records reach the root handler; Flask's own would print them twice
+    app.extensions[_EXTENSION_KEY] = _RequestLogging(
+        body_max_bytes=app.config["LOG_BODY_MAX_BYTES"],
+        quiet_prefixes=tuple(app.config["LOG_QUIET_PATHS"]),
+        trusted_proxies=tuple(
+            ipaddress.ip_network(net, strict=False) for net in app.config["REQUEST_ID_TRUSTED_PROXIES"]
+        ),
+    )
+    app.before_request(_request_started)
+    app.after_request(_request_finished)
+    app.teardown_request(_forget_request)
+
+
+def configure_logging(
+    log_format: str = "json", level: str | int = "INFO", redact_keys: Collection[str] = DEFAULT_REDACT_KEYS
+) -> None:
+    """Send every log record of the process through structlog to standard error, as JSON or console lines.
+
+    Replaces the handler a previous call installed, and leaves other handlers of the root logger alone.
+
+    Args:
+        log_format: ``json`` (one object per line) or ``console`` (aligned, coloured when a terminal).
+        level: The root logger's level.
+        redact_keys: A value is redacted when its key contains one of these, in any case.
+    """
+    keys = tuple({key.lower() for key in redact_keys})
+    structlog.configure(
+        # Redacted before leaving structlog too, so that other handlers (pytest's, an error tracker's) see no secret.
+        processors=[*_shared_processors(), _Redactor(keys), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = StderrHandler()
+    handler.setFormatter(build_formatter(log_format, redact_keys))
+    root = logging.getLogger()
+    for old in [old for old in root.handlers if isinstance(old, StderrHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper() if isinstance(level, str) else level)
+
+
+@contextmanager
+def kept_logging_configuration() -> Iterator[None]:
+    """Restore the root logger's handlers and level on exit, whatever ran inside reconfigured.
+
+    Alembic's ``env.py`` calls ``logging.config.fileConfig``, which replaces them; the service's logging must survive
+    a ``DB_AUTO_UPGRADE`` at start-up.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for handler in [handler for handler in root.handlers if handler not in handlers]:
+            root.removeHandler(handler)
+        for handler in handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(level)
+
+
+def build_formatter(
+    log_format: str = "json", redact_keys: Collection[str] = DEFAULT_REDACT_KEYS
+) -> structlog.stdlib.ProcessorFormatter:
+    """A ``logging.Formatter`` rendering records as :func:`configure_logging` does; for gunicorn's ``logconfig_dict``.
+
+    Raises:
+        ValueError: ``log_format`` is neither ``json`` nor ``console``.
+    """
+    renderer: Processor
+    if log_format == "json":
+        renderer = structlog.processors.JSONRenderer(default=str)
+        exceptions: list[Processor] = [structlog.processors.format_exc_info]
+    elif log_format == "console":
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
+        exceptions = []
+    else:
+        raise ValueError(f"Log format '{log_format}' is unknown: use 'json' or 'console'.")
+    keys = tuple({key.lower() for key in redact_keys})
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*_shared_processors(), _gunicorn_access_fields],
+        pass_foreign_args=True,  # for gunicorn's access atoms; dropped from every other record
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *exceptions,
+            _Redactor(keys),
+            renderer,
+        ],
+    )
+
+
+def current_request_id() -> str | None:
+    """The id of the current request: its trusted ``X-Request-ID`` or a new one; ``None`` outside a request."""
+    if not has_request_context():
+        return None
+    request_id: str | None = g.get(_G_REQUEST_ID)
+    if request_id is None:
+        request_id = _incoming_request_id() or uuid.uuid4().hex
+        setattr(g, _G_REQUEST_ID, request_id)
+    return request_id
+
+
+def redact(value: Any, keys: Collection[str] = DEFAULT_REDACT_KEYS) -> Any:
+    """Return ``value`` with its secrets replaced by ``[REDACTED]``.
+
+    Secrets are the values under a key containing one of ``keys``, at any depth, and bearer tokens inside any text.
+    """
+    return _Redactor(tuple(key.lower() for key in keys)).value(value)
+
+
+class _Redactor:
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.keys = keys
+
+    def __call__(self, _logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+        return {key: REDACTED if self._secret(key) else self.value(value) for key, value in event_dict.items()}
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {key: REDACTED if self._secret(key) else self.value(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(item) for item in value]
+        if isinstance(value, str):
+            return _SECRET_IN_TEXT.sub(REDACTED, value)
+        return value
+
+    def _secret(self, key: object) -> bool:
+        name = str(key).lower()
+        return any(part in name for part in self.keys)
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def _gunicorn_access_fields(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+    """Give gunicorn's access lines the same fields as ours; its query string atom is left out on purpose."""
+    atoms = event_dict.pop("positional_args", None)
+    record = event_dict.get("_record")
+    if record is None or record.name != "gunicorn.access" or not isinstance(atoms, Mapping):
+        return event_dict
+    event_dict.update(
+        method=atoms.get("m"),
+        path=atoms.get("U"),
+        status=_int_or_none(atoms.get("s")),
+        duration_ms=_int_or_none(atoms.get("M")),
+        remote_addr=atoms.get("h"),
+    )
+    request_id = atoms.get("{x-request-id}o")
+    if request_id and request_id != "-":
+        event_dict["request_id"] = request_id
+    return event_dict
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _state() -> _RequestLogging:
+    state: _RequestLogging = current_app.extensions[_EXTENSION_KEY]
+    return state
+
+
+def _incoming_request_id() -> str | None:
+    value = request.headers.get(REQUEST_ID_HEADER)
+    if not value or not _VALID_REQUEST_ID.fullmatch(value):
+        return None
+    # Behind ProxyFix, REMOTE_ADDR is the client's; the proxy that sent the header is the original peer.
+    original = request.environ.get("werkzeug.proxy_fix.orig") or {}
+    peer = original.get("REMOTE_ADDR", request.remote_addr)
+    try:
+        address = ipaddress.ip_address(peer or "")
+    except ValueError:
+        return None
+    return value if any(address in network for network in _state().trusted_proxies) else None
+
+
+def _request_started() -> None:
+    setattr(g, _G_STARTED, time.perf_counter())
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=current_request_id())
+    _safely(
+        lambda: _log_for_path()(
+            "request started",
+            method=request.method,
+            path=request.path,
+            query=_query(),
+            remote_addr=request.remote_addr,
+            headers={name: REDACTED if name.lower() in _SECRET_HEADERS else value for name, value in request.headers},
+            **_body(request.mimetype, request.is_json, request.content_length, request.get_data, _request_body_limit()),
+        )
+    )
+
+
+def _request_finished(response: Response) -> Response:
+    request_id = current_request_id()
+    if request_id is not None:
+        response.headers[REQUEST_ID_HEADER] = request_id
+    started: float | None = g.get(_G_STARTED)
+    duration_ms = round((time.perf_counter() - started) * 1000, 3) if started is not None else None
+    _safely(
+        lambda: _log_for_path()(
+            "request finished",
+            method=request.method,
+            path=request.path,
+            query=_query(),
+            status=response.status_code,
+            duration_ms=duration_ms,
+            user_id=_user_id(),
+            **_body(
+                response.mimetype,
+                response.is_json,
+                None if response.is_streamed else response.calculate_content_length(),
+                response.get_data,
+                _state().body_max_bytes,
+            ),
+        )
+    )
+    return response
+
+
+def _forget_request(_error: BaseException | None) -> None:
+    structlog.contextvars.clear_contextvars()
+
+
+def _safely(log: Callable[[], Any]) -> None:
+    """Run one logging call; a failure in it is reported, without its data, and never fails the request."""
+    try:
+        log()
+    except Exception:  # logging must never break a request; the failure itself is logged
+        logging.getLogger(__name__).exception("A request could not be logged; the request itself went on.")
+
+
+def _log_for_path() -> Callable[..., Any]:
+    if request.path.startswith(_state().quiet_prefixes):
+        return _LOG.debug
+    return _LOG.info
+
+
+def _query() -> dict[str, Any]:
+    return {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()}
+
+
+def _request_body_limit() -> int:
+    # A body over MAX_CONTENT_LENGTH is left for the view to refuse: reading it here would raise the 413 in our hook.
+    limit = _state().body_max_bytes
+    max_content_length: int | None = current_app.config.get("MAX_CONTENT_LENGTH")
+    return limit if max_content_length is None else min(limit, max_content_length)
+
+
+def _body(
+    mimetype: str | None, is_json: bool, length: int | None, get_data: Callable[[], bytes], limit: int
+) -> dict[str, Any]:
+    """The body as a ``body`` field when it is JSON and small, else a ``body_omitted`` field saying why not."""
+    if not length:
+        return {}
+    if not is_json:
+        return {"body_omitted": f"{length} bytes of {mimetype or 'unknown type'}, not JSON"}
+    if length > limit:
+        return {"body_omitted": f"{length} bytes, over the {limit} bytes logged"}
+    try:
+        return {"body": json.loads(get_data())}
+    except ValueError:
+        return {"body_omitted": f"{length} bytes, not valid JSON"}
+
+
+def _user_id() -> str | None:
+    try:
+        subject = get_jwt().get("sub")
+    except RuntimeError:  # no token was verified in this request
+        return None
+    return None if subject is None else str(subject)

@@ -1,0 +1,134 @@
+"""Prometheus metrics at ``/metrics``: requests and their latency per endpoint and status, in-flight requests and
+database connections in use.
+
+Under a pre-forking server such as gunicorn, each worker counts on its own; with ``PROMETHEUS_MULTIPROC_DIR`` set
+(``gunicorn.conf.py`` sets it), workers write their values to files there and ``/metrics`` adds them up, whichever
+worker answers the scrape.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from flask import Response, current_app, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import event
+
+from flask_ligand.errors import error_response
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from sqlalchemy.engine import Engine
+
+_EXTENSION_KEY = "flask_ligand.metrics"
+_G_STARTED = "_ligand_metrics_started"
+_UNMATCHED = "<unmatched>"
+
+
+@dataclass(frozen=True)
+class _Metrics:
+    registry: CollectorRegistry
+    requests: Counter
+    latency: Histogram
+    in_progress: Gauge
+    db_in_use: Gauge
+
+
+def init_app(app: Flask) -> None:
+    """Count ``app``'s requests and database connections and serve them at ``METRICS_PATH``, if ``METRICS_ENABLED``.
+
+    Call it after the database is bound, so that its connection pool is watched.
+    """
+    if not app.config["METRICS_ENABLED"]:
+        return
+    registry = CollectorRegistry(auto_describe=True)
+    metrics = _Metrics(
+        registry=registry,
+        requests=Counter(
+            "http_requests", "HTTP requests answered.", ["method", "endpoint", "status"], registry=registry
+        ),
+        latency=Histogram(
+            "http_request_duration_seconds",
+            "Time from receiving a request to having its response ready.",
+            ["method", "endpoint", "status"],
+            registry=registry,
+        ),
+        in_progress=Gauge(
+            "http_requests_in_progress",
+            "HTTP requests being answered.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        ),
+        db_in_use=Gauge(
+            "db_pool_connections_in_use",
+            "Database connections checked out of the pool.",
+            ["database"],
+            registry=registry,
+            multiprocess_mode="livesum",
+        ),
+    )
+    app.extensions[_EXTENSION_KEY] = metrics
+    if "sqlalchemy" in app.extensions:
+        from flask_ligand.extensions.database import DB
+
+        with app.app_context():
+            for bind, engine in DB.engines.items():
+                _watch_pool(engine, metrics.db_in_use.labels(database=bind or "default"))
+    app.before_request(_request_started)
+    app.after_request(_request_finished)
+    app.teardown_request(_request_torn_down)
+    app.add_url_rule(app.config["METRICS_PATH"], "ligand_metrics", _serve_metrics, methods=["GET"])
+
+
+def _watch_pool(engine: Engine, in_use: Gauge) -> None:
+    event.listen(engine, "checkout", lambda *_args: in_use.inc())
+    event.listen(engine, "checkin", lambda *_args: in_use.dec())
+
+
+def _request_started() -> None:
+    metrics: _Metrics = current_app.extensions[_EXTENSION_KEY]
+    metrics.in_progress.inc()
+    setattr(g, _G_STARTED, time.perf_counter())
+
+
+def _request_finished(response: Response) -> Response:
+    started: float | None = g.get(_G_STARTED)
+    if started is not None:
+        metrics: _Metrics = current_app.extensions[_EXTENSION_KEY]
+        labels = {
+            "method": request.method,
+            "endpoint": request.url_rule.rule if request.url_rule is not None else _UNMATCHED,
+            "status": str(response.status_code),
+        }
+        metrics.requests.labels(**labels).inc()
+        metrics.latency.labels(**labels).observe(time.perf_counter() - started)
+    return response
+
+
+def _request_torn_down(_error: BaseException | None) -> None:
+    # Teardown runs even when a response could not be made, so the in-flight gauge cannot drift upwards.
+    if g.pop(_G_STARTED, None) is not None:
+        metrics: _Metrics = current_app.extensions[_EXTENSION_KEY]
+        metrics.in_progress.dec()
+
+
+def _serve_metrics() -> Any:
+    token: str | None = current_app.config.get("METRICS_TOKEN")
+    if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        return error_response(
+            HTTPStatus.UNAUTHORIZED,
+            "Metrics need the bearer token configured as METRICS_TOKEN.",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    multiprocess_dir: str | None = current_app.config.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiprocess_dir:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=multiprocess_dir)  # type: ignore[no-untyped-call]
+    else:
+        registry = current_app.extensions[_EXTENSION_KEY].registry
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

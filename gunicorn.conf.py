@@ -1,0 +1,75 @@
+"""Gunicorn settings for a flask-ligand service: ``gunicorn -c gunicorn.conf.py example_petstore.app:app``.
+
+- Workers: one per CPU (at least two; ``WEB_CONCURRENCY`` overrides), four threads each, so a slow client or query
+  does not hold a whole process.
+- SIGTERM (what ``docker stop`` and Kubernetes send): gunicorn stops accepting connections and lets requests in
+  progress finish for up to ``graceful_timeout`` seconds before stopping the workers.
+- Logs: gunicorn's own lines and its access log go through the same structlog rendering as the service's, JSON
+  unless ``LOG_FORMAT=console``; the access log leaves the query string out, as it may carry secrets.
+- Metrics: workers share their Prometheus values through files in ``PROMETHEUS_MULTIPROC_DIR`` (a new temporary
+  directory unless set), so ``/metrics`` counts every worker's requests, whichever worker answers the scrape.
+
+It binds gunicorn's default, ``127.0.0.1:8000`` (``0.0.0.0:$PORT`` when ``PORT`` is set). Any value can be
+overridden on the command line or in ``GUNICORN_CMD_ARGS``, e.g. ``--bind 0.0.0.0:8000 --workers 4``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+# prometheus-client decides between per-process and shared metrics when it is first imported, which happens below
+# (through flask_ligand): the directory must be in the environment before then, and workers inherit it.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="prometheus-multiproc-"))
+
+from prometheus_client import multiprocess
+
+from flask_ligand.logging import DEFAULT_REDACT_KEYS, build_formatter
+from flask_ligand.settings import read_environment_variables
+
+_settings = read_environment_variables()
+
+workers = int(os.environ.get("WEB_CONCURRENCY") or max(2, multiprocessing.cpu_count()))
+worker_class = "gthread"
+threads = 4
+# A worker silent for this long is killed and replaced; SIGTERM waits this long for requests in progress.
+timeout = 30
+graceful_timeout = 25
+keepalive = 5
+# Signals (TERM to stop, HUP to reload) are all an orchestrator needs; no control socket in the home directory.
+control_socket_disable = True
+
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(M)sms %({x-request-id}o)s'
+logconfig_dict: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "structlog": {
+            "()": build_formatter,
+            "log_format": _settings.get("LOG_FORMAT", "json"),
+            "redact_keys": _settings.get("LOG_REDACT_KEYS", DEFAULT_REDACT_KEYS),
+        }
+    },
+    "handlers": {"stderr": {"class": "flask_ligand.logging.StderrHandler", "formatter": "structlog"}},
+    "root": {"level": _settings.get("LOG_LEVEL", "INFO").upper(), "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+        "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
+    },
+}
+
+
+def on_starting(server: Any) -> None:
+    """Start with no metrics left by an earlier run in the shared directory."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Drop a finished worker's in-flight and connection gauges, which would otherwise count forever."""
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,1 @@
+"""Tests against services on real sockets and real neighbours: browsers, generated clients, servers, testers."""

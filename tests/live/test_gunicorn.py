@@ -1,0 +1,181 @@
+"""The service under gunicorn with ``gunicorn.conf.py``: shared metrics, graceful SIGTERM, structured access log."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+import example_petstore
+from flask_ligand.extensions.database import DB
+from tests.conftest import REPO_ROOT
+
+WORKERS = 2
+_START_TIMEOUT = 60
+
+
+@dataclass
+class Gunicorn:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.startswith("{")]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def get(url: str, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, dict(error.headers), error.read()
+
+
+def request_counts(url: str) -> dict[tuple[str, str, str], float]:
+    """Scrape ``/metrics``; return ``http_requests_total`` by method, endpoint and status."""
+    status, _, body = get(f"{url}/metrics")
+    assert status == 200
+    return {
+        (sample.labels["method"], sample.labels["endpoint"], sample.labels["status"]): sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+        if sample.name == "http_requests_total"
+    }
+
+
+@pytest.fixture
+def gunicorn(tmp_path: Path) -> Iterator[Gunicorn]:
+    """The petstore under gunicorn, ``gunicorn.conf.py`` and two workers, on a free port of 127.0.0.1."""
+    database_uri = f"sqlite:///{tmp_path / 'petstore.sqlite'}"
+    setup = example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=database_uri)
+    with setup.app_context():
+        DB.create_all()
+        DB.engine.dispose()
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    command = [sys.executable, "-m", "gunicorn", "-c", str(REPO_ROOT / "gunicorn.conf.py")]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "tests.live.gunicorn_app:app"]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output
+        )
+    server = Gunicorn(process, f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + _START_TIMEOUT
+        while True:
+            assert process.poll() is None, f"gunicorn exited:\n{log.read_text()}"
+            try:
+                if get(f"{server.url}/health/live", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"gunicorn did not start:\n{log.read_text()}"
+            time.sleep(0.2)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_metrics_count_the_requests_of_every_worker(gunicorn: Gunicorn) -> None:
+    """Whichever worker answers a scrape, ``/metrics`` counts the requests all workers answered."""
+    for _ in range(8):
+        assert get(f"{gunicorn.url}/pets/")[0] == 200
+    get(f"{gunicorn.url}/nowhere")
+
+    scrapes = [request_counts(gunicorn.url) for _ in range(6)]
+
+    for counts in scrapes:
+        assert counts[("GET", "/pets/", "200")] == 8
+        assert counts[("GET", "<unmatched>", "404")] == 1
+
+
+def test_responses_carry_a_request_id_and_no_server_version(gunicorn: Gunicorn) -> None:
+    """Under gunicorn, every response has an X-Request-ID and a Server header without a version."""
+    _, headers, _ = get(f"{gunicorn.url}/pets/")
+
+    assert headers["X-Request-ID"]
+    assert headers["Server"] == "gunicorn"
+
+
+def test_sigterm_lets_a_request_in_progress_finish(gunicorn: Gunicorn) -> None:
+    """SIGTERM during a slow request: the request completes with 200, then gunicorn exits cleanly."""
+    outcome: dict[str, Any] = {}
+
+    def slow_request() -> None:
+        outcome["status"], _, outcome["body"] = get(f"{gunicorn.url}/slow?seconds=3")
+
+    client = threading.Thread(target=slow_request)
+    client.start()
+    deadline = time.monotonic() + 20
+    while request_counts(gunicorn.url).get(("GET", "/slow", "200")) is None and not _slow_in_progress(gunicorn):
+        assert time.monotonic() < deadline, "the slow request never started"
+        time.sleep(0.1)
+
+    gunicorn.process.send_signal(signal.SIGTERM)
+    client.join(timeout=30)
+
+    assert not client.is_alive()
+    assert outcome["status"] == 200
+    assert json.loads(outcome["body"]) == {"slept": 3.0}
+    assert gunicorn.process.wait(timeout=40) == 0
+
+
+def test_access_log_is_structured_without_the_query_string(gunicorn: Gunicorn) -> None:
+    """gunicorn's access lines are JSON with method, path, status and request id, and leave the query out."""
+    _, headers, _ = get(f"{gunicorn.url}/pets/?token=query-secret-123")
+    gunicorn.process.terminate()
+    gunicorn.process.wait(timeout=40)
+
+    lines = gunicorn.log_lines()
+    access = [line for line in lines if line.get("logger") == "gunicorn.access" and line.get("path") == "/pets/"]
+    assert len(access) == 1
+    assert access[0]["method"] == "GET"
+    assert access[0]["status"] == 200
+    assert access[0]["request_id"] == headers["X-Request-ID"]
+    assert "query-secret-123" not in gunicorn.log.read_text()
+    assert any(line.get("logger") == "gunicorn.error" for line in lines)
+
+
+def _slow_in_progress(gunicorn: Gunicorn) -> bool:
+    """Whether the slow request is being answered: more requests in flight than the scrape asking."""
+    _, _, body = get(f"{gunicorn.url}/metrics")
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            if sample.name == "http_requests_in_progress":
+                return sample.value >= 2
+    return False

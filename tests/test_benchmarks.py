@@ -1,0 +1,34 @@
+"""The benchmark script runs: petstore and floor under gunicorn, measured by wrk, in its seconds-long quick mode."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+from tests import pg
+from tests.conftest import REPO_ROOT
+from tests.servers import require
+
+
+def test_quick_benchmark_measures_petstore_and_floor(postgresql_cluster: pg.Cluster) -> None:
+    """``benchmarks/run.py --quick`` prints a row per measurement with both apps' figures, and the cold start."""
+    require(shutil.which("wrk") is not None, "wrk is not installed (apt-get install wrk)")
+
+    result = subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--quick", "--database-url", postgresql_cluster.uri("postgres")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = [line for line in result.stdout.splitlines() if line.startswith("| ") and "1,000" in line]
+    names = {line.split("|")[1].strip() for line in table}
+    assert {"list page 1", "get by id", "keyset page 2", "create with a token"} <= names
+    assert "ERRORS" not in result.stdout
+    assert "Cold start (import + create_app)" in result.stdout

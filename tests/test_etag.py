@@ -1,0 +1,314 @@
+"""Version ETags and conditional writes (``Versioned``, ``flask_ligand.etag``) through HTTP, on both databases."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from flask.views import MethodView
+from marshmallow_sqlalchemy import auto_field
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from werkzeug.test import TestResponse
+
+import flask_ligand
+from example_petstore.models import Pet
+from example_petstore.schemas import PetSchema
+from flask_ligand.extensions.api import AutoSchema, Blueprint
+from flask_ligand.extensions.database import DB
+
+HeadersFactory = Callable[..., dict[str, str]]
+#: Called by the race views between their ``check_etag`` and their commit: another client's write lands there.
+Interference = Callable[[uuid.UUID], None]
+
+
+class _GadgetBase(DeclarativeBase):
+    """Kept out of ``DB.metadata``, so the migrations' autogenerate check never sees this test-only table."""
+
+
+class Gadget(_GadgetBase):
+    """A model without ``Versioned``, as upstream apps have them."""
+
+    __tablename__ = "test_etag_gadget"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50))
+
+
+class GadgetSchema(AutoSchema):
+    class Meta(AutoSchema.Meta):
+        model = Gadget
+
+    id = auto_field(dump_only=True)
+
+
+@pytest.fixture
+def create_pet(client: FlaskClient, auth_headers: HeadersFactory) -> Callable[..., TestResponse]:
+    def create(**body: Any) -> TestResponse:
+        response = client.post("/pets/", json={"name": "Rex", **body}, headers=auth_headers("user"))
+        assert response.status_code == 201, response.json
+        return response
+
+    return create
+
+
+def _stored_version(app: Flask, pet_id: str) -> str:
+    with app.app_context():
+        return str(DB.session.execute(sa.select(Pet.version_id).where(Pet.id == uuid.UUID(pet_id))).scalar_one())
+
+
+def test_item_etag_is_its_stored_version(app: Flask, client: FlaskClient, create_pet: Callable[..., Any]) -> None:
+    """A pet's ETag, on creation and on GET, is the version stored in its row."""
+    created = create_pet()
+
+    fetched = client.get(created.headers["Location"])
+
+    version = _stored_version(app, created.json["id"])
+    assert created.headers["ETag"] == fetched.headers["ETag"] == f'"{version}"'
+
+
+def test_put_replaces_the_version_and_answers_with_the_new_etag(
+    app: Flask, client: FlaskClient, create_pet: Callable[..., Any], auth_headers: HeadersFactory
+) -> None:
+    """A successful PUT stores a new version and returns it as the response's ETag, which a GET then confirms."""
+    created = create_pet()
+    location = created.headers["Location"]
+
+    replaced = client.put(
+        location, json={"name": "Max"}, headers=auth_headers("user", **{"If-Match": created.headers["ETag"]})
+    )
+
+    assert replaced.status_code == 200, replaced.json
+    assert replaced.headers["ETag"] != created.headers["ETag"]
+    assert replaced.headers["ETag"] == f'"{_stored_version(app, created.json["id"])}"'
+    assert client.get(location).headers["ETag"] == replaced.headers["ETag"]
+
+
+@pytest.mark.parametrize("weak", [False, True], ids=["strong", "weak"])
+def test_get_with_the_version_in_if_none_match_returns_304(
+    client: FlaskClient, create_pet: Callable[..., Any], weak: bool
+) -> None:
+    """A GET whose If-None-Match holds the pet's version, strong or weak (``W/``), answers 304 without a body."""
+    created = create_pet()
+    etag = created.headers["ETag"]
+
+    response = client.get(created.headers["Location"], headers={"If-None-Match": f"W/{etag}" if weak else etag})
+
+    assert response.status_code == 304
+    assert response.data == b""
+
+
+def test_version_is_not_part_of_the_representation(client: FlaskClient, create_pet: Callable[..., Any]) -> None:
+    """The version travels only as the ETag: neither the pet's JSON nor its OpenAPI schema has ``version_id``."""
+    created = create_pet()
+
+    spec = client.get("/openapi/api-spec.json").json
+
+    assert "version_id" not in created.json
+    assert "version_id" not in client.get(created.headers["Location"]).json
+    assert "version_id" not in spec["components"]["schemas"]["Pet"]["properties"]
+
+
+def test_client_cannot_set_the_version(
+    app: Flask, client: FlaskClient, create_pet: Callable[..., Any], auth_headers: HeadersFactory
+) -> None:
+    """A PUT body carrying ``version_id`` is a 422 and the stored version stays as it was."""
+    created = create_pet()
+    before = _stored_version(app, created.json["id"])
+
+    response = client.put(
+        created.headers["Location"],
+        json={"name": "Rex", "version_id": "0" * 32},
+        headers=auth_headers("user", **{"If-Match": created.headers["ETag"]}),
+    )
+
+    assert response.status_code == 422, response.json
+    assert "version_id" in response.json["errors"]["json"]
+    assert _stored_version(app, created.json["id"]) == before
+
+
+@pytest.fixture
+def race_app(database_uri: str) -> Iterator[tuple[Flask, list[Interference]]]:
+    """A service with PUT and DELETE views on ``Pet`` written like the petstore's, which run the registered
+    interferences (other clients' writes) between their ``check_etag`` and their commit."""
+    interferences: list[Interference] = []
+    blp = Blueprint("RacePets", __name__, url_prefix="/race-pets")
+
+    @blp.route("/<uuid:item_id>")
+    @blp.etag
+    class RacePet(MethodView):
+        @blp.response(200, PetSchema)
+        def get(self, item_id: uuid.UUID) -> Pet:
+            item: Pet = Pet.query.get_or_404(item_id)
+            blp.set_etag(item, PetSchema)  # as upstream views may do; the version is the ETag all the same
+            return item
+
+        @blp.arguments(PetSchema)
+        @blp.response(200, PetSchema)
+        def put(self, new_item: dict[str, Any], item_id: uuid.UUID) -> Pet:
+            item: Pet = Pet.query.get_or_404(item_id)
+            blp.check_etag(item, PetSchema)
+            for interfere in interferences:
+                interfere(item_id)
+            PetSchema().update(item, new_item)
+            DB.session.commit()
+            return item
+
+        @blp.response(204)
+        def delete(self, item_id: uuid.UUID) -> None:
+            item: Pet = Pet.query.get_or_404(item_id)
+            blp.check_etag(item, PetSchema)
+            for interfere in interferences:
+                interfere(item_id)
+            DB.session.delete(item)
+            DB.session.commit()
+
+    app, api = flask_ligand.create_app(__name__, "testing", "Race", "1.0.0", SQLALCHEMY_DATABASE_URI=database_uri)
+    api.register_blueprint(blp)
+    with app.app_context():
+        DB.create_all()
+        DB.session.add(Pet(id=RACE_PET_ID, name="Rex", description="Original."))
+        DB.session.commit()
+    yield app, interferences
+    with app.app_context():
+        DB.session.remove()
+        DB.engine.dispose()
+
+
+RACE_PET_ID = uuid.UUID("5c0e0b8e-8a57-4a47-9d57-0b8c0c1f6b11")
+
+
+def _other_client_renames(app: Flask, name: str) -> Interference:
+    """Another client's committed write, on a connection of its own, as another worker process would do it."""
+
+    def interfere(item_id: uuid.UUID) -> None:
+        engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+        try:
+            with sa.orm.Session(engine) as session:
+                pet = session.get(Pet, item_id)
+                assert pet is not None
+                pet.name = name
+                session.commit()
+        finally:
+            engine.dispose()
+
+    return interfere
+
+
+def test_set_etag_on_a_versioned_item_uses_its_version(race_app: tuple[Flask, list[Interference]]) -> None:
+    """A view calling ``set_etag(item, PetSchema)`` itself still answers with the item's version as ETag."""
+    client = race_app[0].test_client()
+
+    response = client.get(f"/race-pets/{RACE_PET_ID}")
+
+    assert response.headers["ETag"] == f'"{_stored_version(race_app[0], str(RACE_PET_ID))}"'
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_write_losing_a_race_after_its_etag_check_returns_412_and_changes_nothing(
+    race_app: tuple[Flask, list[Interference]], method: str
+) -> None:
+    """When another client's write lands between a request's If-Match check and its commit, the request gets 412
+    and the other client's write is what stays stored: the conditional UPDATE/DELETE matched no row."""
+    app, interferences = race_app
+    client = app.test_client()
+    location = f"/race-pets/{RACE_PET_ID}"
+    etag = client.get(location).headers["ETag"]
+    interferences.append(_other_client_renames(app, "Winner"))
+
+    response = client.open(
+        location, method=method, json={"name": "Loser"} if method == "PUT" else None, headers={"If-Match": etag}
+    )
+
+    assert response.status_code == 412, response.json
+    assert response.json["status"] == "Precondition Failed"
+    assert "changed since you read it" in response.json["message"]
+    interferences.clear()
+    stored = client.get(location)
+    assert stored.status_code == 200
+    assert stored.json["name"] == "Winner"
+    assert stored.headers["ETag"] != etag
+
+
+def test_write_after_a_race_it_did_not_join_succeeds_with_the_new_etag(
+    race_app: tuple[Flask, list[Interference]],
+) -> None:
+    """After a lost race, a client that reads the pet again writes with the new ETag (the session was rolled back)."""
+    app, interferences = race_app
+    client = app.test_client()
+    location = f"/race-pets/{RACE_PET_ID}"
+    interferences.append(_other_client_renames(app, "Winner"))
+    lost = client.put(location, json={"name": "Loser"}, headers={"If-Match": client.get(location).headers["ETag"]})
+    assert lost.status_code == 412
+    interferences.clear()
+
+    retried = client.put(location, json={"name": "Retry"}, headers={"If-Match": client.get(location).headers["ETag"]})
+
+    assert retried.status_code == 200, retried.json
+    assert retried.json["name"] == "Retry"
+
+
+@pytest.fixture
+def gadget_client(database_uri: str) -> Iterator[FlaskClient]:
+    """A service on a model without ``Versioned``, with the upstream-style view ``check_etag(item, GadgetSchema)``."""
+    blp = Blueprint("Gadgets", __name__, url_prefix="/gadgets")
+
+    @blp.route("/<int:item_id>")
+    @blp.etag
+    class GadgetById(MethodView):
+        @blp.response(200, GadgetSchema)
+        def get(self, item_id: int) -> Gadget:
+            return _get_gadget(item_id)
+
+        @blp.arguments(GadgetSchema)
+        @blp.response(200, GadgetSchema)
+        def put(self, new_item: dict[str, Any], item_id: int) -> Gadget:
+            item = _get_gadget(item_id)
+            blp.check_etag(item, GadgetSchema)
+            GadgetSchema().update(item, new_item)
+            DB.session.commit()
+            return item
+
+    app, api = flask_ligand.create_app(__name__, "testing", "Gadgets", "1.0.0", SQLALCHEMY_DATABASE_URI=database_uri)
+    api.register_blueprint(blp)
+    with app.app_context():
+        _GadgetBase.metadata.create_all(DB.engine)
+        DB.session.add(Gadget(id=1, name="Widget"))
+        DB.session.commit()
+    yield app.test_client()
+    with app.app_context():
+        DB.session.remove()
+        DB.engine.dispose()
+
+
+def _get_gadget(item_id: int) -> Gadget:
+    item = DB.session.get(Gadget, item_id)
+    if item is None:
+        flask_ligand.abort(404, f"No gadget {item_id}.")
+    return item
+
+
+def test_model_without_versioned_keeps_the_hash_of_its_representation_as_etag(gadget_client: FlaskClient) -> None:
+    """Without ``Versioned``, the ETag is still flask-smorest's SHA-1 of the serialised item, as upstream had it."""
+    response = gadget_client.get("/gadgets/1")
+
+    expected = hashlib.sha1(json.dumps(response.json, sort_keys=True).encode()).hexdigest()
+    assert response.headers["ETag"] == f'"{expected}"'
+
+
+def test_model_without_versioned_checks_if_match_against_its_representation(gadget_client: FlaskClient) -> None:
+    """Without ``Versioned``, check_etag accepts the representation's ETag and refuses a stale one with 412."""
+    etag = gadget_client.get("/gadgets/1").headers["ETag"]
+
+    replaced = gadget_client.put("/gadgets/1", json={"name": "Sprocket"}, headers={"If-Match": etag})
+    stale = gadget_client.put("/gadgets/1", json={"name": "Gizmo"}, headers={"If-Match": etag})
+
+    assert replaced.status_code == 200, replaced.json
+    assert stale.status_code == 412, stale.json
+    assert gadget_client.get("/gadgets/1").json["name"] == "Sprocket"

@@ -1,0 +1,439 @@
+"""Keyset pagination: signed cursors in ``Link`` headers, a stable walk while rows change, NULLs and opt-in counts."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import marshmallow as ma
+import pytest
+from flask import Flask, request
+from flask.testing import FlaskClient
+from sqlalchemy import Integer, Select, String, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+import example_petstore
+import flask_ligand
+from docs.examples import keyset_pets
+from docs.examples.keyset_pets import SORTS
+from example_petstore.models import Pet
+from example_petstore.schemas import PetSchema
+from flask_ligand.extensions.api import Blueprint, KeysetPage, Schema, SQLCursorPage
+from flask_ligand.extensions.database import DB
+
+AppFactory = Callable[..., Flask]
+
+
+class _Base(DeclarativeBase):
+    """Models of this module only, so that the petstore's migrations never see them."""
+
+
+class Item(_Base):
+    """A row whose sort column may be NULL."""
+
+    __tablename__ = "keyset_item"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    rank: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    label: Mapped[str] = mapped_column(String(20))
+
+
+class ItemSchema(Schema):
+    id = ma.fields.Integer()
+    rank = ma.fields.Integer(allow_none=True)
+
+
+_ITEM_SORTS: dict[str, Any] = {"rank": Item.rank, "-rank": Item.rank.desc()}
+
+
+def _sorted_pets() -> Select[tuple[Pet]]:
+    """Pets in the order of the ``sort`` argument, as in the documentation's example."""
+    return select(Pet).order_by(*(SORTS[term] for term in request.args.get("sort", "name").split(",")))
+
+
+def _make_app(database_uri: str, **settings: Any) -> Flask:
+    app, api = flask_ligand.create_app(
+        __name__, "testing", "Keyset", "1.0.0", SQLALCHEMY_DATABASE_URI=database_uri, **settings
+    )
+    api.register_blueprint(keyset_pets.BLP)
+    blp = Blueprint("Keyset", __name__, url_prefix="/keyset")
+
+    @blp.route("/both")
+    @blp.response(200, PetSchema(many=True))
+    @blp.paginate(SQLCursorPage, keyset=True)
+    def numbered_or_keyset_pets() -> Select[tuple[Pet]]:
+        return _sorted_pets()
+
+    @blp.route("/items")
+    @blp.response(200, ItemSchema(many=True))
+    @blp.paginate(KeysetPage)
+    def keyset_items() -> Select[tuple[Item]]:
+        return select(Item).order_by(_ITEM_SORTS[request.args.get("sort", "rank")])
+
+    api.register_blueprint(blp)
+    with app.app_context():
+        DB.create_all()
+        _Base.metadata.create_all(DB.engine)
+    return app
+
+
+@pytest.fixture
+def make_app(database_uri: str) -> Iterator[AppFactory]:
+    """Build apps with the keyset test views on this test's database, and dispose of their engines afterwards."""
+    apps: list[Flask] = []
+
+    def make(**settings: Any) -> Flask:
+        app = _make_app(database_uri, **settings)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            DB.session.remove()
+            DB.engine.dispose()
+
+
+@pytest.fixture
+def keyset_app(make_app: AppFactory) -> Flask:
+    return make_app()
+
+
+def _add_pets(app: Flask, names: list[str]) -> list[str]:
+    with app.app_context():
+        pets = [Pet(name=name) for name in names]
+        DB.session.add_all(pets)
+        DB.session.commit()
+        return [str(pet.id) for pet in pets]
+
+
+def _delete_pets(app: Flask, ids: list[str]) -> None:
+    with app.app_context():
+        for id_ in ids:
+            DB.session.delete(DB.session.get(Pet, uuid.UUID(id_)))
+        DB.session.commit()
+
+
+def _links(response: Any) -> dict[str, str]:
+    return {rel: url for url, rel in re.findall(r'<([^>]*)>;\s*rel="([^"]*)"', response.headers.get("Link", ""))}
+
+
+def _walk(client: FlaskClient, url: str, rel: str = "next", between: Callable[[int], None] | None = None) -> list[Any]:
+    """Follow ``rel`` links from ``url`` and return the pages' bodies; ``between(n)`` runs after the n-th page."""
+    pages = []
+    next_url: str | None = url
+    while next_url is not None:
+        response = client.get(next_url)
+        assert response.status_code == 200, response.json
+        pages.append(response.json)
+        if between is not None:
+            between(len(pages))
+        next_url = _links(response).get(rel)
+        assert len(pages) < 100, "the walk does not end"
+    return pages
+
+
+def _key(pet: dict[str, Any]) -> tuple[str, str]:
+    return pet["name"], pet["id"]
+
+
+def test_keyset_walk_sees_every_lasting_row_once_in_order_while_rows_change(keyset_app: Flask) -> None:
+    """Walking ``next`` links while pets are added and removed returns each pet that existed throughout exactly once."""
+    ids = _add_pets(keyset_app, ["B", "A", "C"] * 8)
+    doomed = ids[::5]
+
+    def churn(page: int) -> None:
+        _add_pets(keyset_app, ["A", "B", "C"])
+        _delete_pets(keyset_app, doomed[page - 1 : page])
+
+    pages = _walk(keyset_app.test_client(), "/keyset/pets?page_size=4", between=churn)
+
+    walked = [pet for page in pages for pet in page]
+    walked_ids = [pet["id"] for pet in walked]
+    assert len(walked_ids) == len(set(walked_ids))
+    assert set(ids) - set(doomed) <= set(walked_ids)
+    assert walked == sorted(walked, key=_key)
+
+
+def test_offset_walk_answers_every_page_in_order_while_rows_change(keyset_app: Flask) -> None:
+    """Numbered pages fetched while pets are added and removed are each in (name, id) order."""
+    ids = _add_pets(keyset_app, ["B", "A", "C"] * 8)
+    client = keyset_app.test_client()
+
+    for page in range(1, 8):
+        body = client.get("/keyset/both", query_string={"page": page, "page_size": 4}).json
+        assert body == sorted(body, key=_key)
+        _add_pets(keyset_app, ["A", "C"])
+        _delete_pets(keyset_app, ids[page : page + 1])
+
+
+def test_numbered_page_links_to_the_keyset_page_after_it(keyset_app: Flask) -> None:
+    """A numbered page of an endpoint that also takes cursors links (``next``) to the rows right after it."""
+    _add_pets(keyset_app, ["A", "B"] * 5)
+    client = keyset_app.test_client()
+    second = client.get("/keyset/both", query_string={"page": 2, "page_size": 3})
+
+    after = client.get(_links(second)["next"])
+
+    numbered_third = client.get("/keyset/both", query_string={"page": 3, "page_size": 3})
+    assert after.json == numbered_third.json
+    assert "X-Pagination" not in after.headers
+
+
+def test_prev_links_walk_back_through_the_same_pages(keyset_app: Flask) -> None:
+    """Following ``prev`` from the last page returns the pages of the forward walk, in reverse."""
+    _add_pets(keyset_app, ["A", "B", "C"] * 4)
+    client = keyset_app.test_client()
+    forward = _walk(client, "/keyset/pets?page_size=5")
+    last = client.get("/keyset/pets?page_size=5")
+    while "next" in _links(last):
+        last = client.get(_links(last)["next"])
+
+    backward = _walk(client, _links(last)["prev"], rel="prev")
+
+    assert [last.json, *backward] == forward[::-1]
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "-name,created_at"])
+def test_keyset_follows_the_declared_sort_with_id_breaking_ties(keyset_app: Flask, sort: str) -> None:
+    """The walk follows the query's order, ascending or descending, then the primary key for equal values."""
+    _add_pets(keyset_app, ["B", "A", "C", "A", "B"] * 3)
+
+    pages = _walk(keyset_app.test_client(), f"/keyset/pets?page_size=4&sort={sort}")
+
+    walked = [pet for page in pages for pet in page]
+    names = [pet["name"] for pet in walked]
+    assert names == sorted(names, reverse=sort.startswith("-"))
+    for name in "ABC":
+        same = [pet["id"] for pet in walked if pet["name"] == name]
+        assert same == sorted(same) or sort.endswith("created_at")
+    assert len(walked) == 15
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("rank", [2, 5, 1, 4, 3, 6]),
+        ("-rank", [3, 6, 1, 4, 2, 5]),
+    ],
+    ids=["ascending-nulls-last", "descending-nulls-first"],
+)
+def test_nulls_sort_as_the_largest_value_both_ways(keyset_app: Flask, sort: str, expected: list[int]) -> None:
+    """NULL ranks come last ascending and first descending, on every database, forwards and backwards."""
+    with keyset_app.app_context():
+        for id_, rank in [(1, 5), (2, 1), (3, None), (4, 5), (5, 1), (6, None)]:
+            DB.session.add(Item(id=id_, rank=rank, label=f"item {id_}"))
+        DB.session.commit()
+    client = keyset_app.test_client()
+
+    forward = _walk(client, f"/keyset/items?page_size=2&sort={sort}")
+    last = client.get(f"/keyset/items?page_size=2&sort={sort}")
+    while "next" in _links(last):
+        last = client.get(_links(last)["next"])
+    backward = _walk(client, _links(last)["prev"], rel="prev")
+
+    assert [item["id"] for page in forward for item in page] == expected
+    assert [item["id"] for page in [*backward[::-1], last.json] for item in page] == expected
+
+
+def test_first_keyset_page_links_next_and_first_but_not_prev(keyset_app: Flask) -> None:
+    """The first page links to the next one and to itself as ``first``; it has no ``prev``."""
+    _add_pets(keyset_app, ["A"] * 3)
+
+    response = keyset_app.test_client().get("/keyset/pets?page_size=2&sort=name")
+
+    links = _links(response)
+    assert set(links) == {"first", "next"}
+    assert links["first"] == "/keyset/pets?page_size=2&sort=name"
+    assert links["next"].startswith("/keyset/pets?page_size=2&sort=name&cursor=")
+
+
+def test_last_keyset_page_has_no_next(keyset_app: Flask) -> None:
+    """A page that reaches the end of the collection links ``prev`` but not ``next``."""
+    _add_pets(keyset_app, ["A"] * 3)
+    client = keyset_app.test_client()
+
+    last = client.get(_links(client.get("/keyset/pets?page_size=2"))["next"])
+
+    assert len(last.json) == 1
+    assert set(_links(last)) == {"first", "prev"}
+
+
+@pytest.mark.parametrize(("query", "header"), [("", None), ("&count=true", "5"), ("&count=false", None)])
+def test_total_count_only_when_asked(keyset_app: Flask, query: str, header: str | None) -> None:
+    """``X-Total-Count`` is sent only with ``count=true``; keyset pages never send ``X-Pagination``."""
+    _add_pets(keyset_app, ["A"] * 5)
+
+    response = keyset_app.test_client().get(f"/keyset/pets?page_size=2{query}")
+
+    assert response.headers.get("X-Total-Count") == header
+    assert "X-Pagination" not in response.headers
+
+
+def _next_cursor(client: FlaskClient, url: str) -> str:
+    return _links(client.get(url))["next"].rsplit("cursor=", 1)[1]
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda cursor: cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB"),
+        lambda cursor: "X" + cursor[1:],
+        lambda cursor: "not-a-cursor",
+        lambda cursor: "",
+    ],
+    ids=["altered-signature", "altered-payload", "garbage", "empty"],
+)
+def test_forged_cursor_returns_422_naming_it(keyset_app: Flask, forge: Callable[[str], str]) -> None:
+    """A cursor that this service did not sign, or that was altered, is a 422 naming ``cursor``, never a page."""
+    _add_pets(keyset_app, ["A"] * 3)
+    client = keyset_app.test_client()
+    cursor = _next_cursor(client, "/keyset/pets?page_size=2")
+
+    response = client.get("/keyset/pets", query_string={"cursor": forge(cursor)})
+
+    assert response.status_code == 422
+    assert response.json["code"] == 422
+    assert list(response.json["errors"]["query"]) == ["cursor"]
+
+
+def test_cursor_signed_with_another_secret_returns_422(make_app: AppFactory) -> None:
+    """A cursor made by a service with another secret is refused."""
+    ours, theirs = make_app(PAGINATION_CURSOR_SECRET="ours" * 8), make_app(PAGINATION_CURSOR_SECRET="theirs" * 8)
+    _add_pets(ours, ["A"] * 3)
+    cursor = _next_cursor(theirs.test_client(), "/keyset/pets?page_size=2")
+
+    response = ours.test_client().get("/keyset/pets", query_string={"cursor": cursor})
+
+    assert response.status_code == 422
+
+
+def test_cursor_is_accepted_by_every_instance_sharing_the_secret(make_app: AppFactory) -> None:
+    """Two instances of a service with the same ``PAGINATION_CURSOR_SECRET`` accept each other's cursors."""
+    first, second = make_app(PAGINATION_CURSOR_SECRET="shared" * 8), make_app(PAGINATION_CURSOR_SECRET="shared" * 8)
+    _add_pets(first, ["A", "B", "C"])
+    cursor = _next_cursor(first.test_client(), "/keyset/pets?page_size=2")
+
+    response = second.test_client().get("/keyset/pets", query_string={"cursor": cursor, "page_size": 2})
+
+    assert response.status_code == 200
+    assert [pet["name"] for pet in response.json] == ["C"]
+
+
+def test_cursor_of_another_sort_order_returns_422(keyset_app: Flask) -> None:
+    """A cursor made for one sort order is refused with another, rather than giving a wrong page."""
+    _add_pets(keyset_app, ["A", "B", "C"])
+    client = keyset_app.test_client()
+    cursor = _next_cursor(client, "/keyset/pets?page_size=1&sort=name")
+
+    response = client.get("/keyset/pets", query_string={"cursor": cursor, "sort": "-name"})
+
+    assert response.status_code == 422
+    assert list(response.json["errors"]["query"]) == ["cursor"]
+
+
+def test_page_with_cursor_returns_422(keyset_app: Flask) -> None:
+    """``page`` and ``cursor`` together are a 422 naming ``page``."""
+    _add_pets(keyset_app, ["A"] * 3)
+    client = keyset_app.test_client()
+    cursor = _next_cursor(client, "/keyset/both?page_size=2")
+
+    response = client.get("/keyset/both", query_string={"cursor": cursor, "page": 2})
+
+    assert response.status_code == 422
+    assert list(response.json["errors"]["query"]) == ["page"]
+
+
+def test_petstore_list_keeps_pages_and_links_to_keyset_pages(client: FlaskClient, add_pet_names: Any) -> None:
+    """``/pets/`` still answers ``page``/``page_size`` with ``X-Pagination``, and its ``Link`` leads through cursors."""
+    ids = add_pet_names(["Rex"] * 7)
+
+    first = client.get("/pets/", query_string={"page_size": 3})
+    pages = [first.json, *_walk(client, _links(first)["next"])]
+
+    assert "X-Pagination" in first.headers
+    assert [pet["id"] for page in pages for pet in page] == sorted(ids)
+
+
+@pytest.fixture
+def add_pet_names(app: Flask) -> Callable[[list[str]], list[str]]:
+    return lambda names: _add_pets(app, names)
+
+
+def test_openapi_documents_both_pagers(client: FlaskClient, keyset_app: Flask) -> None:
+    """The spec lists the pagers' query arguments and response headers, so generated clients expose them."""
+    petstore = client.get("/openapi/api-spec.json").json["paths"]["/pets/"]["get"]
+    keyset = keyset_app.test_client().get("/openapi/api-spec.json").json["paths"]["/keyset/pets"]["get"]
+
+    assert {"page", "page_size", "cursor", "count"} <= {parameter.get("name") for parameter in petstore["parameters"]}
+    assert {"X-Pagination", "Link"} <= set(petstore["responses"]["200"]["headers"])
+    assert {"cursor", "page_size", "count"} <= {parameter.get("name") for parameter in keyset["parameters"]}
+    assert "page" not in {parameter.get("name") for parameter in keyset["parameters"]}
+    assert set(keyset["responses"]["200"]["headers"]) >= {"Link", "X-Total-Count"}
+    assert "X-Pagination" not in keyset["responses"]["200"]["headers"]
+
+
+_PRODUCTION = {
+    "SERVICE_PUBLIC_URL": "https://pets.example.com",
+    "SERVICE_PRIVATE_URL": "http://pets.internal",
+    "ALLOWED_ROLES": "user,admin",
+    "OIDC_DISCOVERY_URL": "https://idp.example.com/.well-known/openid-configuration",
+}
+
+
+@pytest.fixture
+def production(monkeypatch: pytest.MonkeyPatch, database_uri: str) -> Iterator[list[Flask]]:
+    """Production settings in the environment; the apps a test appends are disposed of afterwards."""
+    for key, value in {**_PRODUCTION, "SQLALCHEMY_DATABASE_URI": database_uri}.items():
+        monkeypatch.setenv(key, value)
+    apps: list[Flask] = []
+    yield apps
+    for app in apps:
+        with app.app_context():
+            DB.session.remove()
+            DB.engine.dispose()
+
+
+def _production_petstore(apps: list[Flask]) -> Flask:
+    app = example_petstore.create_app("prod")
+    with app.app_context():
+        DB.create_all()
+    apps.append(app)
+    _add_pets(app, ["A", "B", "C"])
+    return app
+
+
+def test_production_keyset_endpoint_needs_a_cursor_secret(production: list[Flask]) -> None:
+    """``prod`` refuses to register a ``paginate(KeysetPage)`` endpoint without ``PAGINATION_CURSOR_SECRET``."""
+    app, api = flask_ligand.create_app(__name__, "prod", "Keyset", "1.0.0")
+    production.append(app)
+
+    with pytest.raises(flask_ligand.ConfigurationError, match="PAGINATION_CURSOR_SECRET"):
+        api.register_blueprint(keyset_pets.BLP)
+
+
+def test_production_without_secret_serves_numbered_pages_only(production: list[Flask]) -> None:
+    """Without a cursor secret, the petstore in ``prod`` answers numbered pages without links, and refuses cursors."""
+    client = _production_petstore(production).test_client()
+
+    numbered = client.get("/pets/?page_size=2")
+    with_cursor = client.get("/pets/?cursor=anything")
+
+    assert numbered.status_code == 200
+    assert "Link" not in numbered.headers
+    assert with_cursor.status_code == 422
+    assert "PAGINATION_CURSOR_SECRET" in with_cursor.json["errors"]["query"]["cursor"][0]
+
+
+def test_production_with_secret_links_keyset_pages(production: list[Flask], monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``PAGINATION_CURSOR_SECRET`` set, the petstore in ``prod`` links its numbered pages to keyset pages."""
+    monkeypatch.setenv("PAGINATION_CURSOR_SECRET", "s" * 32)
+    client = _production_petstore(production).test_client()
+
+    first = client.get("/pets/?page_size=2")
+    second = client.get(_links(first)["next"])
+
+    assert second.status_code == 200
+    assert len(second.json) == 1

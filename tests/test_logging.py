@@ -1,0 +1,266 @@
+"""Request logs: JSON lines on arrival and completion, request ids, redacted secrets, and requests that survive."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+from flask.testing import FlaskClient
+
+import example_petstore
+from flask_ligand.logging import REDACTED, build_formatter, current_request_id, redact
+from tests.conftest import MIGRATIONS_DIR, HeadersFactory, TokenFactory
+
+PASSWORD = "hunter2-nested-password"
+API_KEY = "k-0123456789-api-key"
+COOKIE = "session-cookie-value-42"
+QUERY_TOKEN = "query-token-value-77"
+
+
+def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The JSON log lines written to standard error so far."""
+    return [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+
+
+def request_lines(lines: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
+    return [line for line in lines if line.get("event") == event]
+
+
+@pytest.fixture
+def database_uri(tmp_path: Path) -> str:
+    """SQLite only: logging does not depend on the database."""
+    return f"sqlite:///{tmp_path / 'petstore.sqlite'}"
+
+
+def test_request_arrival_and_completion_are_json_lines_with_the_request_fields(
+    client: FlaskClient, auth_headers: HeadersFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A request writes a JSON line when it arrives and one when it completes, with what an operator looks for."""
+    body = {"name": "Rex", "description": "A good dog"}
+    response = client.post("/pets/?source=test", json=body, headers=auth_headers("user"))
+
+    lines = log_lines(capsys)
+    (started,) = request_lines(lines, "request started")
+    (finished,) = request_lines(lines, "request finished")
+    request_id = response.headers["X-Request-ID"]
+    assert started["method"] == finished["method"] == "POST"
+    assert started["path"] == finished["path"] == "/pets/"
+    assert started["query"] == finished["query"] == {"source": "test"}
+    assert started["request_id"] == finished["request_id"] == request_id
+    assert started["body"] == body
+    assert started["level"] == finished["level"] == "info"
+    assert finished["status"] == 201
+    assert isinstance(finished["duration_ms"], float)
+    assert finished["user_id"] == "tester"
+    assert finished["body"]["name"] == "Rex"
+
+
+def test_anonymous_request_is_logged_without_a_user(client: FlaskClient, capsys: pytest.CaptureFixture[str]) -> None:
+    """A request without a token has no user id in its completion line."""
+    client.get("/pets/")
+
+    (finished,) = request_lines(log_lines(capsys), "request finished")
+    assert finished["status"] == 200
+    assert finished["user_id"] is None
+
+
+def test_no_secret_reaches_the_log(
+    client: FlaskClient, auth_headers: HeadersFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A nested password, an API key, a bearer token, a cookie and a token in the query are all redacted."""
+    headers = auth_headers("user", Cookie=f"session={COOKIE}")
+    token = headers["Authorization"].removeprefix("Bearer ")
+    body = {"name": "Rex", "description": "A dog", "owner": {"password": PASSWORD, "keys": [{"api_key": API_KEY}]}}
+
+    response = client.post(f"/pets/?token={QUERY_TOKEN}", json=body, headers=headers)
+
+    assert response.status_code == 422
+    output = capsys.readouterr().err
+    assert "[REDACTED]" in output
+    for secret in (PASSWORD, API_KEY, COOKIE, QUERY_TOKEN, token):
+        assert secret not in output
+
+
+@pytest.mark.parametrize(
+    ("content_type", "data", "status"),
+    [
+        ("text/plain", b"name=Rex, not JSON", 415),
+        ("application/json", b"{not json", 400),
+        ("application/octet-stream", bytes(range(256)) * 64, 415),
+        ("application/json", b"\xff\xfe\x00binary" * 100, 400),
+        ("application/json", b'{"name": "' + b"x" * (10 * 1024 * 1024) + b'"}', 413),
+    ],
+    ids=["text", "invalid-json", "binary", "binary-as-json", "10MB"],
+)
+def test_request_with_an_unloggable_body_is_answered_and_logged(
+    client: FlaskClient,
+    auth_headers: HeadersFactory,
+    capsys: pytest.CaptureFixture[str],
+    content_type: str,
+    data: bytes,
+    status: int,
+) -> None:
+    """A body that is not JSON, is binary or is 10 MB gets its normal JSON error and both log lines, without it."""
+    response = client.post("/pets/", data=data, headers=auth_headers("user", **{"Content-Type": content_type}))
+
+    assert response.status_code == status
+    assert response.json is not None and response.json["code"] == status
+    lines = log_lines(capsys)
+    (started,) = request_lines(lines, "request started")
+    (finished,) = request_lines(lines, "request finished")
+    assert "body" not in started
+    assert str(len(data)) in started["body_omitted"]
+    assert finished["status"] == status
+
+
+def test_body_too_deep_to_log_does_not_break_the_request(
+    client: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A JSON body nested too deeply to be logged leaves the request alone and says so in the log."""
+    deep = b"[" * 2000 + b"]" * 2000
+
+    response = client.get("/pets/", data=deep, content_type="application/json")
+
+    assert response.status_code == 200
+    lines = log_lines(capsys)
+    assert any(line["event"].startswith("A request could not be logged") for line in lines)
+    assert request_lines(lines, "request finished")[0]["status"] == 200
+
+
+def test_unhandled_exception_is_logged_once_with_traceback_and_request_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An exception escaping a view is logged once, with its traceback and the request id; the client sees neither."""
+    app = example_petstore.create_app(
+        "testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'boom.sqlite'}", PROPAGATE_EXCEPTIONS=False
+    )
+
+    def boom() -> NoReturn:
+        raise RuntimeError("internal detail 0xdeadbeef")
+
+    app.add_url_rule("/boom", view_func=boom)
+
+    response = app.test_client().get("/boom")
+
+    request_id = response.headers["X-Request-ID"]
+    assert response.status_code == 500
+    assert response.json == {
+        "code": 500,
+        "status": "Internal Server Error",
+        "message": response.json["message"],
+        "request_id": request_id,
+    }
+    assert "0xdeadbeef" not in response.text
+    logged = [line for line in log_lines(capsys) if "exception" in line]
+    assert len(logged) == 1
+    assert logged[0]["level"] == "error"
+    assert logged[0]["request_id"] == request_id
+    assert "Traceback" in logged[0]["exception"] and "0xdeadbeef" in logged[0]["exception"]
+
+
+def test_request_id_from_a_trusted_proxy_is_kept(client: FlaskClient, capsys: pytest.CaptureFixture[str]) -> None:
+    """An X-Request-ID from a trusted proxy (loopback by default) is the request's id, in the response and the log."""
+    response = client.get("/pets/", headers={"X-Request-ID": "edge-1234:abc"})
+
+    assert response.headers["X-Request-ID"] == "edge-1234:abc"
+    assert {line["request_id"] for line in log_lines(capsys)} == {"edge-1234:abc"}
+
+
+@pytest.mark.parametrize(
+    ("remote_addr", "request_id"),
+    [("203.0.113.9", "spoofed-by-a-client"), ("127.0.0.1", "bad id <script>"), ("127.0.0.1", "x" * 129)],
+    ids=["untrusted-peer", "malformed", "too-long"],
+)
+def test_request_id_from_elsewhere_is_replaced(client: FlaskClient, remote_addr: str, request_id: str) -> None:
+    """An X-Request-ID from an untrusted peer, or a malformed one, is replaced by a new id."""
+    response = client.get("/pets/", headers={"X-Request-ID": request_id}, environ_base={"REMOTE_ADDR": remote_addr})
+
+    assert response.headers["X-Request-ID"] not in ("", request_id)
+
+
+def test_every_response_has_a_new_request_id(client: FlaskClient) -> None:
+    """Without an incoming id, each response carries a different new one, errors included."""
+    ids = {client.get(path).headers["X-Request-ID"] for path in ("/pets/", "/pets/", "/nowhere")}
+
+    assert len(ids) == 3
+
+
+def test_local_environment_logs_human_readable_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """In ``local``, request lines are for a human reading a console, also after the start-up migration."""
+    app = example_petstore.create_app(
+        "local", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'local.sqlite'}", DB_MIGRATION_DIR=str(MIGRATIONS_DIR)
+    )
+
+    app.test_client().get("/pets/")
+
+    finished = [line for line in capsys.readouterr().err.splitlines() if "request finished" in line]
+    assert len(finished) == 1
+    assert not finished[0].startswith("{")
+    assert "status=200" in finished[0]
+
+
+def test_unknown_log_format_is_refused_at_start_up() -> None:
+    """A LOG_FORMAT other than json or console stops create_app, naming the setting."""
+    with pytest.raises(RuntimeError, match="LOG_FORMAT"):
+        example_petstore.create_app("testing", LOG_FORMAT="xml")
+
+
+def test_token_inside_an_exception_message_is_masked(
+    tmp_path: Path, make_token: TokenFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bearer token quoted in an exception's message is masked in the logged traceback."""
+    token = make_token()
+    app = example_petstore.create_app(
+        "testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'boom.sqlite'}", PROPAGATE_EXCEPTIONS=False
+    )
+
+    def leak() -> NoReturn:
+        raise RuntimeError(f"upstream refused Authorization: Bearer {token}")
+
+    app.add_url_rule("/leak", view_func=leak)
+
+    assert app.test_client().get("/leak").status_code == 500
+    output = capsys.readouterr().err
+    assert "upstream refused Authorization: [REDACTED]" in output
+    assert token not in output
+
+
+def test_gunicorn_access_line_gets_the_request_fields_and_no_query() -> None:
+    """gunicorn's access record is rendered with method, path, status, duration and request id, without the query."""
+    atoms = {"h": "10.0.0.1", "m": "GET", "U": "/pets/", "q": "token=abc", "s": "200", "M": 12}
+    atoms["{x-request-id}o"] = "req-1"
+    record = logging.LogRecord(
+        "gunicorn.access", logging.INFO, __file__, 1, '%(h)s "%(m)s %(U)s" %(s)s', (atoms,), None
+    )
+
+    line = json.loads(build_formatter("json").format(record))
+
+    assert line["event"] == '10.0.0.1 "GET /pets/" 200'
+    assert (line["method"], line["path"], line["status"], line["duration_ms"]) == ("GET", "/pets/", 200, 12)
+    assert (line["remote_addr"], line["request_id"]) == ("10.0.0.1", "req-1")
+    assert "token=abc" not in json.dumps(line)
+
+
+def test_redact_masks_sensitive_keys_at_any_depth() -> None:
+    """``redact`` replaces values under sensitive keys in nested mappings and lists, and leaves the rest."""
+    value = {"user": {"Password": "p", "name": "n"}, "items": [{"API_KEY": "k"}, 3], "note": "fine"}
+
+    assert redact(value) == {
+        "user": {"Password": REDACTED, "name": "n"},
+        "items": [{"API_KEY": REDACTED}, 3],
+        "note": "fine",
+    }
+
+
+def test_unknown_formatter_format_is_refused() -> None:
+    """``build_formatter`` names the formats it knows when given another."""
+    with pytest.raises(ValueError, match="'json' or 'console'"):
+        build_formatter("xml")
+
+
+def test_request_id_is_none_outside_a_request() -> None:
+    """Outside a request there is no request id."""
+    assert current_request_id() is None

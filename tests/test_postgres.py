@@ -1,0 +1,112 @@
+"""What only PostgreSQL shows: its driver, and values it refuses that SQLite would have stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask, request
+from flask.testing import FlaskClient
+from flask.views import MethodView
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+import example_petstore
+import flask_ligand
+from flask_ligand import Blueprint
+from flask_ligand.extensions.database import DB
+from tests import pg
+
+
+class _NoteBase(DeclarativeBase):
+    """Kept out of ``DB.metadata``, so the migrations' autogenerate check never sees this test-only table."""
+
+
+class Note(_NoteBase):
+    """A row with a short column and a 32-bit integer, which PostgreSQL enforces and SQLite does not."""
+
+    __tablename__ = "test_postgres_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(5))
+    count: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+@pytest.fixture
+def postgresql_uri(postgresql_cluster: pg.Cluster) -> Iterator[str]:
+    """An empty PostgreSQL database of this test's own."""
+    with postgresql_cluster.database() as uri:
+        yield uri
+
+
+@pytest.fixture
+def notes_app(postgresql_uri: str) -> Iterator[Flask]:
+    """A service whose view stores the raw JSON body as it is, with no schema: only the database judges it."""
+    blp = Blueprint("Notes", __name__, url_prefix="/notes")
+
+    @blp.route("/")
+    class Notes(MethodView):
+        @blp.response(201)
+        def post(self) -> dict[str, Any]:
+            note = Note(**request.get_json())
+            DB.session.add(note)
+            DB.session.commit()
+            return {"id": note.id}
+
+    app, api = flask_ligand.create_app(__name__, "testing", "Notes", "1.0.0", SQLALCHEMY_DATABASE_URI=postgresql_uri)
+    api.register_blueprint(blp)
+    with app.app_context():
+        _NoteBase.metadata.create_all(DB.engine)
+    yield app
+    with app.app_context():
+        DB.session.remove()
+        DB.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"title": "far too long"}, {"title": "ok", "count": 2**40}, {"title": "a\u0000b"}],
+    ids=["too-long", "out-of-range", "nul"],
+)
+def test_value_postgresql_refuses_returns_422_without_sql(notes_app: Flask, body: dict[str, Any]) -> None:
+    """A value PostgreSQL refuses, even from a view that skips validation, is a 422 that shows no SQL or table."""
+    response = notes_app.test_client().post("/notes/", json=body)
+
+    assert response.status_code == 422, response.json
+    assert response.json["message"].startswith("The request holds a value the database cannot store")
+    for leak in ("insert", "test_postgres_note", "character varying", "psycopg", "integer out of range", "0x00"):
+        assert leak not in response.text.lower()
+
+
+def test_service_keeps_working_after_a_refused_value(notes_app: Flask) -> None:
+    """After a 422 from the database, the same worker stores the next valid note (the transaction was rolled back)."""
+    client: FlaskClient = notes_app.test_client()
+    assert client.post("/notes/", json={"title": "far too long"}).status_code == 422
+
+    response = client.post("/notes/", json={"title": "ok"})
+
+    assert response.status_code == 201, response.json
+    with notes_app.app_context():
+        assert DB.session.scalars(sa.select(Note.title)).all() == ["ok"]
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_url_without_a_driver_uses_psycopg(postgresql_uri: str, scheme: str) -> None:
+    """``postgresql://`` and ``postgres://`` URLs (as hosting platforms hand them out) connect through psycopg 3."""
+    plain = postgresql_uri.replace("postgresql+psycopg://", f"{scheme}://", 1)
+    app = example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=plain)
+    try:
+        with app.app_context():
+            DB.create_all()
+            assert DB.engine.dialect.driver == "psycopg"
+        assert app.test_client().get("/pets/").status_code == 200
+    finally:
+        with app.app_context():
+            DB.engine.dispose()
+
+
+def test_url_of_a_driver_that_is_not_installed_is_a_configuration_error() -> None:
+    """A database URL whose driver is missing stops create_app with a RuntimeError naming the setting and driver."""
+    with pytest.raises(RuntimeError, match="SQLALCHEMY_DATABASE_URI.*'postgresql\\+pg8000'.*'pg8000' is not installed"):
+        example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI="postgresql+pg8000://u@127.0.0.1:1/db")
