@@ -6,8 +6,9 @@ Usage (from the repository root; ``pip install pyinstrument``, or the ``bench`` 
     .venv/bin/python benchmarks/profile.py '/pets/ID'             # ID is replaced by a stored pet's id
     .venv/bin/python benchmarks/profile.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
 
-It seeds 1000 pets in a temporary SQLite file (or the given, empty database), warms up, then profiles a few
-thousand requests through Flask's test client and prints pyinstrument's call tree.
+It serves as in production (JSON request logs at INFO, to stderr), seeds 1000 pets in a temporary SQLite file (or
+the given, empty database), warms up, then profiles a few thousand requests through Flask's test client and prints
+pyinstrument's call tree.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as workdir:
         url = options.database_url or f"sqlite:///{workdir}/profile.sqlite"
-        app = example_petstore.create_app("local", SQLALCHEMY_DATABASE_URI=url, DB_AUTO_UPGRADE=False)
+        app = example_petstore.create_app(
+            "local", SQLALCHEMY_DATABASE_URI=url, DB_AUTO_UPGRADE=False, LOG_FORMAT="json"
+        )
         with app.app_context():
             DB.create_all()
             DB.session.add_all([Pet(name=f"Pet {number % 100}") for number in range(1000)])

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from marshmallow.validate import Length
-from marshmallow_sqlalchemy import auto_field, field_for
+from marshmallow_sqlalchemy import auto_field
 
 from example_petstore.models import NAME_MAX_LENGTH, Pet
-from flask_ligand.extensions.api import AutoSchema, Schema
+from flask_ligand.extensions.api import AutoSchema
+from flask_ligand.filtering import FilterSchema
 
 NAME_VALIDATOR = Length(min=1, max=NAME_MAX_LENGTH)
 DESCRIPTION_VALIDATOR = Length(max=4096)
@@ -25,8 +26,15 @@ class PetSchema(AutoSchema):
     updated_at = auto_field(dump_only=True)
 
 
-class PetQueryArgsSchema(Schema):
-    """Filters of the pet list: each given field must match exactly."""
+class PetQueryArgsSchema(FilterSchema):
+    """Filters and sort of the pet list; ``?name=Rex`` and ``?description=...`` match exactly, as they always did."""
 
-    name = field_for(Pet, "name", required=False, validate=NAME_VALIDATOR)
-    description = field_for(Pet, "description", required=False, validate=DESCRIPTION_VALIDATOR)
+    class Meta(FilterSchema.Meta):
+        schema = PetSchema
+        filters = {
+            "name": ("exact", "in", "contains"),
+            "description": ("exact", "contains"),
+            "created_at": ("gte", "lte"),
+            "updated_at": ("gte", "lte"),
+        }
+        sort = ("name", "created_at", "updated_at")

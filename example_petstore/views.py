@@ -13,6 +13,7 @@ from example_petstore.schemas import PetQueryArgsSchema, PetSchema
 from flask_ligand.extensions.api import Blueprint, SQLCursorPage
 from flask_ligand.extensions.database import DB
 from flask_ligand.extensions.jwt import abort, jwt_role_required
+from flask_ligand.filtering import ListArguments
 from flask_ligand.views.common.openapi_doc import BEARER_AUTH
 
 if TYPE_CHECKING:
@@ -39,14 +40,15 @@ class Pets(MethodView):
     @BLP.arguments(PetQueryArgsSchema, location="query")
     @BLP.response(200, PetSchema(many=True))
     @BLP.paginate(SQLCursorPage, keyset=True)
-    def get(self, args: dict[str, Any]) -> Any:
-        """List pets, optionally filtered by exact name or description.
+    def get(self, args: ListArguments) -> Any:
+        """List pets, filtered (exact `name`/`description`, `name__in`, `name__contains`, dates `__gte`/`__lte`) and
+        sorted (`sort=-created_at,name`).
 
         Pages by number (`page`, `page_size`, `X-Pagination`), or by cursor: follow the `next`/`prev` links of the
         `Link` header, whose cost does not grow with depth and which neither repeats nor skips a pet when others
         are added or removed meanwhile.
         """
-        return Pet.query.filter_by(**args)
+        return args.apply(Pet.query)
 
     @BLP.arguments(PetSchema)
     @BLP.response(
@@ -82,6 +84,20 @@ class PetsById(MethodView):
         BLP.check_etag(item, PetSchema)
         _we_love_pets(new_item["description"])
         PetSchema().update(item, new_item)
+        DB.session.commit()
+        return item
+
+    @BLP.merge_patch_arguments(PetSchema)
+    @BLP.response(200, PetSchema)
+    @BLP.doc(security=BEARER_AUTH)
+    @jwt_role_required(role="user")
+    def patch(self, patch: dict[str, Any], item_id: UUID) -> Pet:
+        """Change some fields of a pet (role: user): send only those, as a JSON Merge Patch, with If-Match."""
+        item: Pet = Pet.query.get_or_404(item_id, description=INVALID_PET_ID)
+        BLP.check_etag(item, PetSchema)
+        if "description" in patch:
+            _we_love_pets(patch["description"])
+        PetSchema().merge(item, patch)
         DB.session.commit()
         return item
 

@@ -19,9 +19,12 @@ from flask_ligand.extensions.jwt import User as User
 from flask_ligand.extensions.jwt import get_current_user as get_current_user
 from flask_ligand.extensions.jwt import jwt_role_required as jwt_role_required
 from flask_ligand.extensions.jwt import jwt_roles_required as jwt_roles_required
+from flask_ligand.filtering import FilterSchema as FilterSchema
+from flask_ligand.filtering import ListArguments as ListArguments
 from flask_ligand.logging import current_request_id as current_request_id
 from flask_ligand.pagination import KeysetPage as KeysetPage
 from flask_ligand.pagination import SQLCursorPage as SQLCursorPage
+from flask_ligand.patch import MERGE_PATCH_CONTENT_TYPE as MERGE_PATCH_CONTENT_TYPE
 from flask_ligand.schemas import AutoSchema as AutoSchema
 from flask_ligand.schemas import Schema as Schema
 from flask_ligand.schemas import UTCDateTime as UTCDateTime

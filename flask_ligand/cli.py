@@ -12,6 +12,7 @@ from flask_jwt_extended import create_access_token
 
 from flask_ligand import clientgen
 from flask_ligand.errors import ClientGenerationError
+from flask_ligand.testing import roles_claim
 
 ligand = AppGroup("ligand", help="flask-ligand developer tools.")
 
@@ -31,7 +32,7 @@ def token(roles: str, sub: str, expires_in: int) -> None:
             "get a token from your identity provider instead."
         )
     role_list = [role.strip() for role in roles.split(",") if role.strip()]
-    claims = {"realm_access": {"roles": role_list}}
+    claims = roles_claim(role_list, current_app.config.get("OIDC_ROLES_CLAIM", "realm_access.roles"))
     click.echo(create_access_token(sub, additional_claims=claims, expires_delta=timedelta(seconds=expires_in)))
 
 

@@ -8,7 +8,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import marshmallow as ma
-from flask import Response, current_app, jsonify
+from flask import Response, current_app, has_request_context, jsonify, request
 from flask_smorest import abort as _smorest_abort
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -30,6 +30,8 @@ PRECONDITION_FAILED_MESSAGE = (
     "The If-Match header does not match the current ETag of the resource: it changed since you read it. "
     "GET it again and retry with the new ETag."
 )
+#: The media type of an RFC 9457 problem details body, used for every error when ``ERRORS_PROBLEM_DETAILS`` is on.
+PROBLEM_JSON = "application/problem+json"
 
 
 class FlaskLigandError(Exception):
@@ -68,6 +70,28 @@ class ErrorSchema(ma.Schema):
     )
 
 
+class ProblemDetailsSchema(ma.Schema):
+    """The body of every error response with ``ERRORS_PROBLEM_DETAILS``: RFC 9457 problem details.
+
+    The standard members, plus ``code``, ``message``, ``errors`` and ``request_id`` of the default shape, so that a
+    client written for either keeps working.
+    """
+
+    type = ma.fields.String(
+        required=True, metadata={"description": "A URI of the problem type; 'about:blank' when the status says it."}
+    )
+    title = ma.fields.String(required=True, metadata={"description": "The HTTP reason phrase."})
+    status = ma.fields.Integer(required=True, metadata={"description": "The HTTP status code."})
+    detail = ma.fields.String(required=True, metadata={"description": "What went wrong, for a human."})
+    instance = ma.fields.String(metadata={"description": "The path of the request that failed."})
+    code = ma.fields.Integer(required=True, metadata={"description": "The HTTP status code, as in the default shape."})
+    message = ma.fields.String(required=True, metadata={"description": "The same as 'detail'."})
+    errors = ma.fields.Dict(metadata={"description": "Per-location, per-field validation messages."})
+    request_id = ma.fields.String(
+        metadata={"description": "The request's id, also in the X-Request-ID header and the service's log."}
+    )
+
+
 def abort(http_status: HTTPStatus | int, message: str | None = None, **kwargs: Any) -> NoReturn:
     """Stop the request with an HTTP error rendered as the standard JSON body.
 
@@ -86,17 +110,26 @@ def abort(http_status: HTTPStatus | int, message: str | None = None, **kwargs: A
 
 
 def error_response(http_status: int, message: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
-    """Build the standard JSON error response.
+    """Build the standard JSON error response, or RFC 9457 problem details with ``ERRORS_PROBLEM_DETAILS``.
 
     Callbacks that must return a response rather than raise (flask-jwt-extended's loaders) use it directly.
     """
-    body: dict[str, Any] = {"code": http_status, "status": HTTPStatus(http_status).phrase, "message": message}
+    phrase = HTTPStatus(http_status).phrase
+    problem = bool(current_app.config.get("ERRORS_PROBLEM_DETAILS"))
+    body: dict[str, Any] = {"code": http_status, "status": phrase, "message": message}
+    if problem:
+        body = {"type": "about:blank", "title": phrase, "status": int(http_status), "detail": message}
+        if has_request_context():
+            body["instance"] = request.path
+        body.update({"code": int(http_status), "message": message})
     body.update({key: value for key, value in extra.items() if value is not None})
     request_id = current_request_id()
     if request_id is not None:
         body["request_id"] = request_id
     response = jsonify(body)
     response.status_code = http_status
+    if problem:
+        response.mimetype = PROBLEM_JSON
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
@@ -108,6 +141,8 @@ def handle_http_exception(error: HTTPException) -> Response:
     data: dict[str, Any] = getattr(error, "data", None) or {}
     headers = {name: value for name, value in error.get_headers() if name in _KEPT_HEADERS}
     headers.update(data.get("headers") or {})
+    if code == HTTPStatus.NOT_MODIFIED:
+        return Response(status=code, headers=headers)  # not an error: no body, but the ETag it matched
     errors = data.get("errors", data.get("messages"))
     message = data.get("message")
     if message is None and isinstance(error, RequestEntityTooLarge):

@@ -19,6 +19,7 @@ import flask_smorest
 from flask import current_app, request
 from flask_smorest.etag import _get_etag_ctx
 from flask_smorest.utils import unpack_tuple_response
+from werkzeug.http import quote_etag
 
 from flask_ligand.errors import PRECONDITION_FAILED_MESSAGE, abort
 from flask_ligand.extensions.database import version_etag
@@ -130,4 +131,6 @@ class EtagMixin(flask_smorest.etag.EtagMixin):  # type: ignore[misc]
 
     def _check_not_modified(self, etag: str) -> None:
         if request.method in self.METHODS_CHECKING_NOT_MODIFIED and request.if_none_match.contains_weak(etag):
-            raise flask_smorest.etag.NotModified
+            not_modified = flask_smorest.etag.NotModified()
+            not_modified.data = {"headers": {"ETag": quote_etag(etag)}}  # RFC 9110: a 304 repeats the ETag
+            raise not_modified

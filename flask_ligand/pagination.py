@@ -4,23 +4,19 @@ Both pagers order a query by its own ``ORDER BY`` (the *declared sort*) then by 
 sort values never repeat or go missing between pages. :class:`SQLCursorPage` (upstream's name) pages by number with
 ``page``/``page_size`` and the ``X-Pagination`` header. :class:`KeysetPage` pages with signed, opaque ``cursor``
 values that point *after* (or *before*) a row, linked from the ``Link`` header (RFC 8288): its cost does not grow with
-the depth of the page, and rows inserted or deleted between requests do not shift it.
+the depth of the page, and rows inserted or deleted between requests do not shift it. Cursors are made and
+checked by ``flask_ligand.cursors``.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import hashlib
 import http
 import json
 import logging
-import secrets
-import uuid
 from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import wraps
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -32,16 +28,14 @@ from flask_smorest import Page
 from flask_smorest.pagination import PaginationMixin as _SmorestPaginationMixin
 from flask_smorest.pagination import PaginationParameters
 from flask_smorest.utils import unpack_tuple_response
-from itsdangerous import BadSignature, Serializer, URLSafeSerializer
-from itsdangerous.encoding import base64_encode
 from sqlalchemy import Select, and_, false, func, inspect, or_, select, true, tuple_
 from sqlalchemy.orm.exc import UnmappedColumnError
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
+from flask_ligand.cursors import NO_SECRET, Cursor, cursors_enabled, decode_cursor, encode_cursor
 from flask_ligand.errors import ConfigurationError, abort
 from flask_ligand.extensions.database import DB
-from flask_ligand.settings import get_environment
 
 #: The largest ``page`` accepted: beyond it the row offset could overflow the database's 64-bit integers (a 500).
 _MAX_PAGE = 2**31 - 1
@@ -56,15 +50,7 @@ TOTAL_COUNT_HEADER = {
     "description": "Total number of items, sent only when the request asks for it with `count=true`.",
     "schema": {"type": "integer"},
 }
-_CURSOR_SALT = "flask-ligand.pagination.cursor"
-_INVALID_CURSOR = "Not a valid cursor: use a cursor from a `Link` header of this endpoint, unchanged."
 _PAGE_AND_CURSOR = "Send either `page` or `cursor`, not both: a cursor already says where the page starts."
-_CURSORS_DISABLED = "This service has no cursor secret (PAGINATION_CURSOR_SECRET), so no cursor is valid: use `page`."
-_NO_SECRET = (
-    "Keyset pagination signs its cursors: set PAGINATION_CURSOR_SECRET (or SECRET_KEY) to a random secret shared by "
-    "every process of the service, e.g. the output of `python -c 'import secrets; print(secrets.token_hex(32))'`."
-)
-_SERIALIZER_KEY = "ligand_cursor_serializer"
 _LOG = logging.getLogger(__name__)
 
 
@@ -89,18 +75,9 @@ class SQLCursorPage(Page):  # type: ignore[misc]
 
     @property
     def item_count(self) -> int | None:
-        if current_app.config["PAGINATION_COUNT"] == "none":
+        if current_app.config.get("PAGINATION_COUNT", "exact") == "none":
             return None
         return _count(self.collection)
-
-
-@dataclass
-class Cursor:
-    """A decoded cursor: the sort values of a row, and whether the page comes after (``next``) or before it."""
-
-    fingerprint: str
-    values: list[Any]
-    direction: Literal["next", "prev"]
 
 
 @dataclass
@@ -145,9 +122,9 @@ class KeysetPage:
         """The ``Link`` header (``next``, ``prev``, ``first``) and, when counted, ``X-Total-Count``."""
         links = {"first": _page_url()}
         if self.has_next and self._items:
-            links["next"] = _page_url(cursor=encode_cursor(self.sort_keys, self._items[-1], "next"))
+            links["next"] = _page_url(cursor=_cursor_of(self.sort_keys, self._items[-1], "next"))
         if self.has_prev and self._items:
-            links["prev"] = _page_url(cursor=encode_cursor(self.sort_keys, self._items[0], "prev"))
+            links["prev"] = _page_url(cursor=_cursor_of(self.sort_keys, self._items[0], "prev"))
         headers = {"Link": _link_header(links)}
         if self.page_params.item_count is not None:
             headers["X-Total-Count"] = str(self.page_params.item_count)
@@ -196,9 +173,7 @@ class CursorField(ma.fields.Field[Cursor]):
     """A signed cursor from a ``Link`` header, checked and decoded; a forged or altered one is a validation error."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Cursor:
-        if not isinstance(value, str):
-            raise ma.ValidationError(_INVALID_CURSOR)
-        return decode_cursor(value)
+        return decode_cursor(str(value))
 
 
 def pagination_parameters_schema(
@@ -315,7 +290,7 @@ class PaginationMixin(_SmorestPaginationMixin):  # type: ignore[misc]
                     offset_page = pager(result, page_params=params)
                     result = offset_page.items
                     has_next = getattr(offset_page, "has_next", None)
-                    if keyset and _cursor_serializer(current_app) is not None:
+                    if keyset and cursors_enabled(current_app):
                         headers["Link"] = _offset_links(offset_page, result)
                 metadata = _offset_metadata(params.page, params.page_size, params.item_count, has_next)
                 if metadata is not None:
@@ -372,37 +347,10 @@ def check_pagination_settings(
         raise ConfigurationError(
             f"Config 'PAGINATION_COUNT' has value '{strategy}'. Use one of: {', '.join(COUNT_STRATEGIES)}."
         )
-    if (cursors_required or cursors_optional) and _cursor_serializer(app) is None:
+    if (cursors_required or cursors_optional) and not cursors_enabled(app):
         if cursors_required:
-            raise ConfigurationError(_NO_SECRET)
-        _LOG.warning("%s Until then, endpoints with paginate(keyset=True) serve numbered pages only.", _NO_SECRET)
-
-
-def encode_cursor(sort_keys: Sequence[_SortKey], item: Any, direction: Literal["next", "prev"]) -> str:
-    """Make the signed cursor of ``item``'s position in the sort order: the page after it (or before it)."""
-    values = [_encode_value(getattr(item, key.attribute)) for key in sort_keys]
-    payload = [_fingerprint(sort_keys), values, "n" if direction == "next" else "p"]
-    serializer = _cursor_serializer(current_app)
-    if serializer is None:  # pragma: no cover - register() refuses keyset-only endpoints without a secret
-        raise ConfigurationError(_NO_SECRET)
-    return str(serializer.dumps(payload))
-
-
-def decode_cursor(text: str) -> Cursor:
-    """Check the signature of a cursor and decode it.
-
-    Raises:
-        marshmallow.ValidationError: The cursor was not made by this service (or was altered), or this service
-            has no cursor secret.
-    """
-    serializer = _cursor_serializer(current_app)
-    if serializer is None:
-        raise ma.ValidationError(_CURSORS_DISABLED)
-    try:
-        fingerprint, values, direction = serializer.loads(text)
-        return Cursor(str(fingerprint), [_decode_value(value) for value in values], _DIRECTIONS[direction])
-    except (BadSignature, ValueError, TypeError, KeyError) as exc:
-        raise ma.ValidationError(_INVALID_CURSOR) from exc
+            raise ConfigurationError(NO_SECRET)
+        _LOG.warning("%s Until then, endpoints with paginate(keyset=True) serve numbered pages only.", NO_SECRET)
 
 
 @dataclass(frozen=True)
@@ -590,9 +538,9 @@ def _offset_links(page: Any, items: list[Any]) -> str:
     if keys is None:
         raise TypeError("paginate(keyset=True) needs a query of one model ordered by its columns.")
     if items and page.has_next:
-        links["next"] = _page_url(cursor=encode_cursor(keys, items[-1], "next"))
+        links["next"] = _page_url(cursor=_cursor_of(keys, items[-1], "next"))
     if items and page.page_params.page > 1:
-        links["prev"] = _page_url(cursor=encode_cursor(keys, items[0], "prev"))
+        links["prev"] = _page_url(cursor=_cursor_of(keys, items[0], "prev"))
     return _link_header(links)
 
 
@@ -609,80 +557,10 @@ def _link_header(links: dict[str, str]) -> str:
     return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items())
 
 
+def _cursor_of(keys: Sequence[_SortKey], item: Any, direction: Literal["next", "prev"]) -> str:
+    return encode_cursor(_fingerprint(keys), [getattr(item, key.attribute) for key in keys], direction)
+
+
 def _fingerprint(keys: Sequence[_SortKey]) -> str:
     terms = ",".join(f"{key.expression}:{key.descending:d}{key.nulls_last:d}" for key in keys)
     return hashlib.sha256(terms.encode()).hexdigest()[:12]
-
-
-_DIRECTIONS: dict[str, Literal["next", "prev"]] = {"n": "next", "p": "prev"}
-
-
-def _encode_value(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, dt.datetime):
-        return ["datetime", value.isoformat()]
-    if isinstance(value, dt.date):
-        return ["date", value.isoformat()]
-    if isinstance(value, dt.time):
-        return ["time", value.isoformat()]
-    if isinstance(value, uuid.UUID):
-        return ["uuid", str(value)]
-    if isinstance(value, Decimal):
-        return ["decimal", str(value)]
-    if isinstance(value, bytes):
-        return ["bytes", base64.b64encode(value).decode()]
-    raise TypeError(f"A {type(value).__name__} sort value cannot go in a cursor: sort on another column.")
-
-
-_DECODERS: dict[str, Callable[[str], Any]] = {
-    "datetime": dt.datetime.fromisoformat,
-    "date": dt.date.fromisoformat,
-    "time": dt.time.fromisoformat,
-    "uuid": uuid.UUID,
-    "decimal": Decimal,
-    "bytes": base64.b64decode,
-}
-
-
-def _decode_value(value: Any) -> Any:
-    if isinstance(value, list):
-        tag, text = value
-        return _DECODERS[tag](text)
-    return value
-
-
-class _CursorSerializer(URLSafeSerializer):
-    """itsdangerous' URL-safe signed JSON, minus its zlib attempt: a cursor is too short to gain from it."""
-
-    def dump_payload(self, obj: Any) -> bytes:
-        return base64_encode(Serializer.dump_payload(self, obj))
-
-
-def _cursor_serializer(app: flask.Flask) -> URLSafeSerializer | None:
-    """The app's cursor signer, made once: HMAC-SHA256 with the configured or a derived secret; ``None`` without."""
-    if _SERIALIZER_KEY not in app.extensions:
-        secret = _cursor_secret(app)
-        app.extensions[_SERIALIZER_KEY] = (
-            None
-            if secret is None
-            else _CursorSerializer(secret, salt=_CURSOR_SALT, signer_kwargs={"digest_method": hashlib.sha256})
-        )
-    serializer: URLSafeSerializer | None = app.extensions[_SERIALIZER_KEY]
-    return serializer
-
-
-def _cursor_secret(app: flask.Flask) -> bytes | None:
-    """The configured secret; else one derived from the service's token signing key; else, outside production, a
-    random one (cursors then work within one process only); else ``None``."""
-    config = app.config
-    configured = config.get("PAGINATION_CURSOR_SECRET") or config.get("SECRET_KEY")
-    if configured:
-        return configured.encode() if isinstance(configured, str) else bytes(configured)
-    if config.get("JWT_PRIVATE_KEY"):
-        # Every process of a service shares its signing key, and it is as secret as a cursor key must be.
-        return hashlib.sha256(b"flask-ligand cursor key\0" + str(config["JWT_PRIVATE_KEY"]).encode()).digest()
-    environment = get_environment(config.get("LIGAND_ENV", "prod"))
-    if environment.production and environment.init_extensions:
-        return None
-    return secrets.token_bytes(32)

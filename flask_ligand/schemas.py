@@ -96,6 +96,17 @@ class AutoSchema(SQLAlchemyAutoSchema):  # type: ignore[type-arg]
                 value = None if default is ma.missing else (default() if callable(default) else default)
             setattr(obj, attribute, value)
 
+    def merge(self, obj: Any, data: dict[str, Any]) -> None:
+        """Set only the fields present in ``data`` on ``obj`` (``PATCH`` semantics, JSON Merge Patch).
+
+        ``data`` is a patch loaded with the partial schema (see ``flask_ligand.patch``); the other fields keep
+        their values.
+        """
+        for name, schema_field in self.load_fields.items():
+            attribute = schema_field.attribute or name
+            if attribute in data:
+                setattr(obj, attribute, data[attribute])
+
     @ma.pre_load
     def drop_read_only_fields(self, data: Any, **_: Any) -> Any:
         """Ignore read-only (``dump_only``) fields in a body, so that a client can send back what it fetched.

@@ -98,6 +98,7 @@ ENV_SETTINGS: Mapping[str, Callable[[str, str], Any]] = {
     "OPENAPI_GENERATOR_TIMEOUT": _as_int,
     "OPENAPI_CLIENT_CACHE_DIR": _as_str,
     "MAX_CONTENT_LENGTH": _as_int,
+    "ERRORS_PROBLEM_DETAILS": _as_bool,
     "PAGINATION_DEFAULT_PAGE_SIZE": _as_int,
     "PAGINATION_MAX_PAGE_SIZE": _as_int,
     "PAGINATION_COUNT": _as_str,
@@ -141,6 +142,8 @@ _COMMON_DEFAULTS: Mapping[str, Any] = {
     "DB_MIGRATION_DIR": "migrations",
     "VERIFY_SSL_CERT": True,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # flask_ligand.errors: RFC 9457 problem details instead of the default error shape.
+    "ERRORS_PROBLEM_DETAILS": False,
     "PAGINATION_DEFAULT_PAGE_SIZE": 10,
     "PAGINATION_MAX_PAGE_SIZE": 100,
     "PAGINATION_COUNT": "exact",

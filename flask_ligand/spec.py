@@ -2,7 +2,8 @@
 
 flask-smorest documents what its decorators know (bodies, arguments, pagination, ETags). ``SpecMixin`` and
 ``LigandPlugin`` add what only flask-ligand knows: stable ``operationId``\\ s, the bearer token and roles a view
-requires (from ``jwt_role_required``), every error response the service really sends (all in the JSON error shape),
+requires (from ``jwt_role_required``), every error response the service really sends (all in the JSON error shape,
+or as RFC 9457 problem details with ``ERRORS_PROBLEM_DETAILS``),
 ``If-Match``/``If-None-Match`` descriptions, the ``X-Pagination`` header as JSON with its schema, ``uuid`` path
 parameters, typed pagination arguments, and a relative server URL that follows the path the service is mounted at.
 """
@@ -20,7 +21,7 @@ from flask import Response, current_app, request
 from flask_smorest.pagination import PaginationMetadataSchema
 from werkzeug.routing import UUIDConverter
 
-from flask_ligand.errors import ConfigurationError
+from flask_ligand.errors import PROBLEM_JSON, ConfigurationError, ProblemDetailsSchema
 from flask_ligand.pagination import CursorField, PageSize
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class SpecMixin:
 
     spec: Any
     ma_plugin: Any
+    _app: Flask
 
     def init_app(self, app: Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
         """Bind to ``app`` as flask-smorest's ``Api.init_app`` does, with :class:`LigandPlugin` added.
@@ -115,6 +117,19 @@ class SpecMixin:
                 {**server, "url": root + "/"} if server.get("url") == "/" else server for server in servers
             ]
         return current_app.response_class(current_app.json.dumps(document, indent=2), mimetype="application/json")
+
+    def _register_responses(self) -> None:
+        """flask-smorest's error responses; as ``application/problem+json`` with ``ERRORS_PROBLEM_DETAILS``."""
+        if not self._app.config.get("ERRORS_PROBLEM_DETAILS"):
+            super()._register_responses()  # type: ignore[misc]
+            return
+        content = {PROBLEM_JSON: {"schema": ProblemDetailsSchema}}
+        for status in HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not 100 <= status < 200 and status not in (204, 304):
+                response["content"] = content
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response("DEFAULT_ERROR", {"description": "Default error response", "content": content})
 
     def _register_etag_headers(self) -> None:
         self.spec.components.parameter("IF_NONE_MATCH", "header", _IF_NONE_MATCH, lazy=True)
@@ -173,6 +188,8 @@ class LigandPlugin(BasePlugin):
                 responses.setdefault("400", HTTPStatus.BAD_REQUEST.name)
                 responses.setdefault("415", HTTPStatus.UNSUPPORTED_MEDIA_TYPE.name)
             responses.setdefault("500", HTTPStatus.INTERNAL_SERVER_ERROR.name)
+            if self._app.config.get("ERRORS_PROBLEM_DETAILS"):
+                _as_problem_details(responses)
 
     def _set_operation_id(self, rule: Rule, method: str, operation: dict[str, Any]) -> None:
         operation_id = operation.get("operationId")
@@ -197,6 +214,18 @@ class LigandPlugin(BasePlugin):
                 requirement[BEARER_SCHEME] = scopes
         description = operation.get("description")
         operation["description"] = f"{description}\n\n{sentence}" if description else sentence
+
+
+def _as_problem_details(responses: dict[str, Any]) -> None:
+    """Document as problem details the error bodies a view declared with ``ErrorSchema`` (``alt_response``)."""
+    for response in responses.values():
+        content = response.get("content") if isinstance(response, dict) else None
+        if not content or "application/json" not in content:
+            continue
+        schema = content["application/json"].get("schema")
+        if isinstance(schema, dict) and schema.get("$ref", "").endswith("/Error"):
+            del content["application/json"]
+            content[PROBLEM_JSON] = {"schema": {"$ref": schema["$ref"].removesuffix("Error") + "ProblemDetails"}}
 
 
 def derive_operation_id(resource: str, method: str, item: bool) -> str:

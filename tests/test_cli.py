@@ -218,3 +218,16 @@ def test_local_app_rejects_a_token_signed_with_another_key(make_app: AppFactory)
     assert response.status_code == 401
     assert response.json["code"] == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_token_puts_roles_where_the_app_reads_them(make_app: AppFactory) -> None:
+    """With OIDC_ROLES_CLAIM naming Keycloak client roles, the printed token carries them there and is accepted."""
+    app = make_app(OIDC_ROLES_CLAIM="resource_access.petstore.roles")
+    token = ligand_token(app, "--roles", "user")
+
+    claims = jwt.decode(token, options={"verify_signature": False})
+    created = app.test_client().post("/pets/", json={"name": "Rex"}, headers=bearer(token))
+
+    assert claims["resource_access"] == {"petstore": {"roles": ["user"]}}
+    assert "realm_access" not in claims
+    assert created.status_code == 201, created.json

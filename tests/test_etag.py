@@ -102,6 +102,18 @@ def test_get_with_the_version_in_if_none_match_returns_304(
 
     assert response.status_code == 304
     assert response.data == b""
+    assert response.headers["ETag"] == etag
+
+
+def test_not_modified_list_repeats_its_etag(client: FlaskClient, create_pet: Callable[..., Any]) -> None:
+    """A 304 for a list (a hashed, not versioned, ETag) carries the ETag it matched, as RFC 9110 requires."""
+    create_pet()
+    etag = client.get("/pets/").headers["ETag"]
+
+    response = client.get("/pets/", headers={"If-None-Match": etag})
+
+    assert response.status_code == 304
+    assert response.headers["ETag"] == etag
 
 
 def test_version_is_not_part_of_the_representation(client: FlaskClient, create_pet: Callable[..., Any]) -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
 import pytest
 from flask import Flask, request
 from flask.testing import FlaskClient
-from sqlalchemy import Integer, Select, String, select
+from flask_smorest.pagination import PaginationParameters
+from sqlalchemy import Date, Integer, Numeric, Select, String, Time, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import example_petstore
@@ -31,13 +34,16 @@ class _Base(DeclarativeBase):
 
 
 class Item(_Base):
-    """A row whose sort column may be NULL."""
+    """A row whose sort columns may be NULL, of the types a cursor carries."""
 
     __tablename__ = "keyset_item"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     rank: Mapped[int | None] = mapped_column(Integer, nullable=True)
     label: Mapped[str] = mapped_column(String(20))
+    day: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    at: Mapped[dt.time | None] = mapped_column(Time, nullable=True)
+    price: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), nullable=True)
 
 
 class ItemSchema(Schema):
@@ -45,7 +51,15 @@ class ItemSchema(Schema):
     rank = ma.fields.Integer(allow_none=True)
 
 
-_ITEM_SORTS: dict[str, Any] = {"rank": Item.rank, "-rank": Item.rank.desc()}
+_ITEM_SORTS: dict[str, Any] = {
+    "rank": Item.rank.asc(),
+    "-rank": Item.rank.desc(),
+    "rank-nulls-first": Item.rank.nulls_first(),
+    "day": Item.day,
+    "-at": Item.at.desc(),
+    "price": Item.price,
+    "label-lower": func.lower(Item.label),
+}
 
 
 def _sorted_pets() -> Select[tuple[Pet]]:
@@ -71,6 +85,27 @@ def _make_app(database_uri: str, **settings: Any) -> Flask:
     @blp.paginate(KeysetPage)
     def keyset_items() -> Select[tuple[Item]]:
         return select(Item).order_by(_ITEM_SORTS[request.args.get("sort", "rank")])
+
+    @blp.route("/items-numbered")
+    @blp.response(200, ItemSchema(many=True))
+    @blp.paginate(SQLCursorPage)
+    def numbered_items() -> Select[tuple[Item]]:
+        return select(Item).order_by(_ITEM_SORTS[request.args.get("sort", "rank")])
+
+    @blp.route("/items-both")
+    @blp.response(200, ItemSchema(many=True))
+    @blp.paginate(SQLCursorPage, keyset=True)
+    def numbered_or_keyset_items() -> Select[tuple[Item]]:
+        return select(Item).order_by(_ITEM_SORTS[request.args.get("sort", "rank")])
+
+    @blp.route("/self-paged")
+    @blp.response(200, ItemSchema(many=True))
+    @blp.paginate()
+    def self_paged_items(pagination_parameters: PaginationParameters) -> list[Item]:
+        query = select(Item).order_by(Item.id)
+        pagination_parameters.item_count = DB.session.scalar(select(func.count()).select_from(Item))
+        first, size = pagination_parameters.first_item, pagination_parameters.page_size
+        return list(DB.session.scalars(query.offset(first).limit(size)))
 
     api.register_blueprint(blp)
     with app.app_context():
@@ -217,8 +252,9 @@ def test_keyset_follows_the_declared_sort_with_id_breaking_ties(keyset_app: Flas
     [
         ("rank", [2, 5, 1, 4, 3, 6]),
         ("-rank", [3, 6, 1, 4, 2, 5]),
+        ("rank-nulls-first", [3, 6, 2, 5, 1, 4]),
     ],
-    ids=["ascending-nulls-last", "descending-nulls-first"],
+    ids=["ascending-nulls-last", "descending-nulls-first", "explicit-nulls-first"],
 )
 def test_nulls_sort_as_the_largest_value_both_ways(keyset_app: Flask, sort: str, expected: list[int]) -> None:
     """NULL ranks come last ascending and first descending, on every database, forwards and backwards."""
@@ -437,3 +473,63 @@ def test_production_with_secret_links_keyset_pages(production: list[Flask], monk
 
     assert second.status_code == 200
     assert len(second.json) == 1
+
+
+def _add_items(app: Flask) -> None:
+    """Store six items with equal, distinct and NULL values in every sort column."""
+    rows = [
+        (1, 5, dt.date(2024, 5, 1), dt.time(9, 30), Decimal("5.50")),
+        (2, 1, dt.date(2024, 1, 1), dt.time(8, 0), Decimal("1.25")),
+        (3, None, None, None, None),
+        (4, 5, dt.date(2024, 5, 1), dt.time(9, 30), Decimal("5.50")),
+        (5, 1, dt.date(2024, 1, 1), dt.time(8, 0), Decimal("1.25")),
+        (6, None, None, None, None),
+    ]
+    with app.app_context():
+        for id_, rank, day, at, price in rows:
+            DB.session.add(Item(id=id_, rank=rank, label=f"Item {id_}", day=day, at=at, price=price))
+        DB.session.commit()
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [("day", [2, 5, 1, 4, 3, 6]), ("-at", [3, 6, 1, 4, 2, 5]), ("price", [2, 5, 1, 4, 3, 6])],
+)
+def test_dates_times_and_decimals_make_cursors(keyset_app: Flask, sort: str, expected: list[int]) -> None:
+    """Keyset pages sorted on a date, a time or a decimal column walk every row once, in order."""
+    _add_items(keyset_app)
+
+    pages = _walk(keyset_app.test_client(), f"/keyset/items?page_size=2&sort={sort}")
+
+    assert [item["id"] for page in pages for item in page] == expected
+
+
+def test_numbered_pages_sorted_on_an_expression_still_work(keyset_app: Flask) -> None:
+    """An ``ORDER BY`` on an expression pages by number, the primary key still breaking ties."""
+    _add_items(keyset_app)
+    client = keyset_app.test_client()
+
+    pages = [client.get(f"/keyset/self-paged?page={page}&page_size=4").json for page in (1, 2)]
+    by_label = client.get("/keyset/items-numbered?page=1&page_size=6&sort=label-lower")
+
+    assert [item["id"] for page in pages for item in page] == [1, 2, 3, 4, 5, 6]
+    assert [item["id"] for item in by_label.json] == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize("path", ["/keyset/items", "/keyset/items-both"])
+def test_keyset_refuses_a_sort_on_an_expression(keyset_app: Flask, path: str) -> None:
+    """A keyset page of a query ordered by an expression is a programming error the developer sees at once."""
+    _add_items(keyset_app)
+
+    with pytest.raises(TypeError, match="ordered by its columns"):
+        keyset_app.test_client().get(f"{path}?page_size=2&sort=label-lower")
+
+
+def test_cursors_work_without_any_key_outside_production(make_app: AppFactory) -> None:
+    """Outside production, a service with neither a cursor secret nor a signing key still pages by cursor."""
+    app = make_app(OIDC_DISCOVERY_URL="http://127.0.0.1:9/.well-known/openid-configuration")
+    _add_pets(app, ["A", "B", "C"])
+
+    pages = _walk(app.test_client(), "/keyset/pets?page_size=2")
+
+    assert [len(page) for page in pages] == [2, 1]

@@ -22,6 +22,7 @@ from flask_ligand.extensions.database import Query as Query
 from flask_ligand.pagination import KeysetPage as KeysetPage
 from flask_ligand.pagination import PaginationMixin
 from flask_ligand.pagination import SQLCursorPage as SQLCursorPage
+from flask_ligand.patch import PatchMixin
 from flask_ligand.schemas import ISO_8601_DATETIME_FMT as ISO_8601_DATETIME_FMT
 from flask_ligand.schemas import AutoSchema as AutoSchema
 from flask_ligand.schemas import Schema as Schema
@@ -87,7 +88,7 @@ class Api(SpecMixin, flask_smorest.Api):  # type: ignore[misc]
         register_error_handlers(self._app)
 
 
-class Blueprint(EtagMixin, PaginationMixin, flask_smorest.Blueprint):  # type: ignore[misc]
+class Blueprint(EtagMixin, PaginationMixin, PatchMixin, flask_smorest.Blueprint):  # type: ignore[misc]
     """flask-smorest's ``Blueprint`` with the behaviour a REST client expects.
 
     - A JSON body with another content type is a 415.
@@ -96,6 +97,8 @@ class Blueprint(EtagMixin, PaginationMixin, flask_smorest.Blueprint):  # type: i
       item's ETag is its version and writes to it are conditional (see ``flask_ligand.etag``).
     - ``paginate`` pages by number or by keyset cursor (see ``flask_ligand.pagination``), with its defaults and
       cap from ``PAGINATION_DEFAULT_PAGE_SIZE``/``PAGINATION_MAX_PAGE_SIZE``.
+    - ``merge_patch_arguments`` parses a ``PATCH`` body as a JSON Merge Patch of a schema (see
+      ``flask_ligand.patch``).
     """
 
     if TYPE_CHECKING:

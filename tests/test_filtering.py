@@ -1,0 +1,243 @@
+"""Filtering and sorting of ``/pets/`` through its generated ``FilterSchema``, with both pagers, on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+
+from example_petstore.models import Pet
+from example_petstore.schemas import PetQueryArgsSchema, PetSchema
+from flask_ligand.extensions.database import DB
+from flask_ligand.filtering import FilterSchema
+
+AddPets = Callable[..., list[str]]
+SPEC_URL = "/openapi/api-spec.json"
+JANUARY = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def add_pets(app: Flask) -> AddPets:
+    """Store pets ``(name, description)``, the n-th created n days after 2024-01-01; return their ids."""
+
+    def add(*pets: tuple[str, str]) -> list[str]:
+        with app.app_context():
+            rows = [
+                Pet(name=name, description=description, created_at=JANUARY + dt.timedelta(days=day))
+                for day, (name, description) in enumerate(pets)
+            ]
+            DB.session.add_all(rows)
+            DB.session.commit()
+            return [str(row.id) for row in rows]
+
+    return add
+
+
+def _names(client: FlaskClient, **query: Any) -> list[str]:
+    response = client.get("/pets/", query_string=query)
+    assert response.status_code == 200, response.json
+    return [pet["name"] for pet in response.json]
+
+
+def _links(response: Any) -> dict[str, str]:
+    return {rel: url for url, rel in re.findall(r'<([^>]*)>;\s*rel="([^"]*)"', response.headers.get("Link", ""))}
+
+
+def test_exact_filter_keeps_matching_pets_only(client: FlaskClient, add_pets: AddPets) -> None:
+    """``?name=Rex`` lists only the pets named exactly Rex, as upstream clients expect."""
+    add_pets(("Rex", ""), ("Rexy", ""), ("Max", ""))
+
+    assert _names(client, name="Rex") == ["Rex"]
+
+
+def test_in_filter_keeps_pets_with_any_of_the_values(client: FlaskClient, add_pets: AddPets) -> None:
+    """``?name__in=Rex&name__in=Max`` lists the pets with either name."""
+    add_pets(("Rex", ""), ("Bella", ""), ("Max", ""))
+
+    assert _names(client, name__in=["Rex", "Max"], sort="name") == ["Max", "Rex"]
+
+
+def test_contains_filter_ignores_case(client: FlaskClient, add_pets: AddPets) -> None:
+    """``?name__contains=RE`` matches "Rex" and "Fred" but not "Max"."""
+    add_pets(("Rex", ""), ("Fred", ""), ("Max", ""))
+
+    assert _names(client, name__contains="RE", sort="name") == ["Fred", "Rex"]
+
+
+def test_contains_filter_takes_wildcards_literally(client: FlaskClient, add_pets: AddPets) -> None:
+    """``%`` and ``_`` in a ``contains`` value match only themselves."""
+    add_pets(("Rex", "100% good"), ("Max", "1000 good"), ("Bella", "a_b"), ("Luna", "axb"))
+
+    assert _names(client, description__contains="0%") == ["Rex"]
+    assert _names(client, description__contains="_") == ["Bella"]
+
+
+def test_range_filters_bound_a_date_inclusively(client: FlaskClient, add_pets: AddPets) -> None:
+    """``created_at__gte``/``__lte`` keep the pets created within the bounds, bounds included."""
+    add_pets(("Rex", ""), ("Max", ""), ("Bella", ""), ("Luna", ""))
+
+    names = _names(client, created_at__gte="2024-01-02T00:00:00Z", created_at__lte="2024-01-03T00:00:00Z", sort="name")
+
+    assert names == ["Bella", "Max"]
+
+
+def test_filters_combine_with_and(client: FlaskClient, add_pets: AddPets) -> None:
+    """Several filters all apply."""
+    add_pets(("Rex", "calm"), ("Rex", "wild"), ("Max", "calm"))
+
+    assert _names(client, name="Rex", description__contains="CALM") == ["Rex"]
+
+
+def test_sort_descending_with_a_minus(client: FlaskClient, add_pets: AddPets) -> None:
+    """``?sort=-name`` lists the pets in reverse alphabetical order."""
+    add_pets(("Bella", ""), ("Rex", ""), ("Max", ""))
+
+    assert _names(client, sort="-name") == ["Rex", "Max", "Bella"]
+
+
+def test_sort_by_several_fields(client: FlaskClient, add_pets: AddPets) -> None:
+    """``?sort=name,-created_at`` sorts by name, then newest first among equal names."""
+    add_pets(("Rex", "old"), ("Max", ""), ("Rex", "new"))
+
+    response = client.get("/pets/", query_string={"sort": "name,-created_at"})
+
+    assert [(pet["name"], pet["description"] or "") for pet in response.json] == [
+        ("Max", ""),
+        ("Rex", "new"),
+        ("Rex", "old"),
+    ]
+
+
+def test_sort_by_a_field_outside_the_allow_list_returns_422(client: FlaskClient) -> None:
+    """Sorting by a field not in the allow-list is a 422 naming ``sort`` and the allowed fields."""
+    response = client.get("/pets/", query_string={"sort": "description"})
+
+    assert response.status_code == 422
+    assert "created_at" in response.json["errors"]["query"]["sort"][0]
+
+
+def test_unknown_query_parameter_returns_422_naming_it(client: FlaskClient, add_pets: AddPets) -> None:
+    """A misspelt filter is a 422 naming it, rather than a list of every pet."""
+    add_pets(("Rex", ""))
+
+    response = client.get("/pets/", query_string={"nme": "Max", "colour": "brown"})
+
+    assert response.status_code == 422
+    assert set(response.json["errors"]["query"]) == {"nme", "colour"}
+
+
+def test_invalid_filter_value_returns_422_naming_it(client: FlaskClient) -> None:
+    """A range bound that is not a datetime is a 422 naming the parameter."""
+    response = client.get("/pets/", query_string={"created_at__gte": "yesterday"})
+
+    assert response.status_code == 422
+    assert list(response.json["errors"]["query"]) == ["created_at__gte"]
+
+
+def test_numbered_pages_follow_the_sort(client: FlaskClient, add_pets: AddPets) -> None:
+    """``page``/``page_size`` are not unknown parameters, and page 2 continues the sorted, filtered list."""
+    add_pets(("Ada", ""), ("Bo", ""), ("Cy", ""), ("Di", ""), ("Ed", ""), ("Zed", ""))
+
+    names = _names(client, sort="-name", name__in=["Ada", "Bo", "Cy", "Di", "Ed"], page=2, page_size=2)
+
+    assert names == ["Cy", "Bo"]
+
+
+def test_cursor_pages_follow_the_sort_and_filters(client: FlaskClient, add_pets: AddPets) -> None:
+    """Following the ``next`` links of a sorted, filtered list walks it in order, keeping sort and filters."""
+    add_pets(("Ada", "x"), ("Bo", "x"), ("Cy", "y"), ("Di", "x"), ("Ed", "x"), ("Fa", "x"))
+    response = client.get("/pets/", query_string={"sort": "-name", "description": "x", "page_size": 2})
+    names = [pet["name"] for pet in response.json]
+
+    while "next" in _links(response):
+        response = client.get(_links(response)["next"])
+        assert response.status_code == 200, response.json
+        names += [pet["name"] for pet in response.json]
+
+    assert names == ["Fa", "Ed", "Di", "Bo", "Ada"]
+
+
+def test_cursor_of_another_sort_is_refused(client: FlaskClient, add_pets: AddPets) -> None:
+    """A cursor made for one sort is a 422 with another sort, not a page from the wrong place."""
+    add_pets(("Ada", ""), ("Bo", ""), ("Cy", ""))
+    first = client.get("/pets/", query_string={"sort": "name", "page_size": 1})
+    next_url = _links(first)["next"]
+    assert "sort=name" in next_url
+
+    response = client.get(next_url.replace("sort=name", "sort=-name"))
+
+    assert response.status_code == 422
+    assert "cursor" in response.json["errors"]["query"]
+
+
+def test_updated_at_range_filter_uses_the_stored_time(app: Flask, client: FlaskClient, add_pets: AddPets) -> None:
+    """``updated_at__lte`` compares with the stored timestamp."""
+    add_pets(("Rex", ""), ("Max", ""))
+    with app.app_context():
+        DB.session.execute(update(Pet).where(Pet.name == "Rex").values(updated_at=JANUARY))
+        DB.session.commit()
+
+    assert _names(client, updated_at__lte="2024-01-01T00:00:00Z") == ["Rex"]
+
+
+def test_spec_documents_filters_and_sort(client: FlaskClient) -> None:
+    """The list's parameters in the spec: typed filters, ``__in`` as an array, ``sort`` with its allowed pattern."""
+    spec = client.get(SPEC_URL).json
+    parameters = {param["name"]: param for param in spec["paths"]["/pets/"]["get"]["parameters"] if "name" in param}
+
+    assert parameters["name__in"]["schema"]["type"] == "array"
+    assert parameters["created_at__gte"]["schema"]["format"] == "date-time"
+    assert (
+        parameters["sort"]["schema"]["pattern"] == "^-?(name|created_at|updated_at)(,-?(name|created_at|updated_at))*$"
+    )
+    assert {"page", "page_size", "cursor", "name", "description", "name__contains"} <= set(parameters)
+
+
+def test_filter_on_a_field_that_is_no_column_is_refused() -> None:
+    """Declaring a filter on a field the model's schema does not have fails when the class is made."""
+    with pytest.raises(TypeError, match="colour"):
+
+        class _Bad(FilterSchema):
+            class Meta(FilterSchema.Meta):
+                schema = PetSchema
+                filters = {"colour": ("exact",)}
+
+
+def test_sort_naming_a_field_twice_returns_422(client: FlaskClient) -> None:
+    """``sort=name,-name`` is a 422 naming ``sort``."""
+    response = client.get("/pets/", query_string={"sort": "name,-name"})
+
+    assert response.status_code == 422
+    assert "twice" in response.json["errors"]["query"]["sort"][0]
+
+
+@pytest.mark.parametrize(
+    ("meta", "match"),
+    [
+        ({"schema": PetSchema, "filters": {"name": ("like",)}}, "like"),
+        ({"schema": PetSchema, "sort": ("colour",)}, "colour"),
+        ({"filters": {"name": ("exact",)}}, "schema"),
+    ],
+    ids=["unknown-operator", "sort-not-a-column", "no-schema"],
+)
+def test_invalid_declaration_is_refused(meta: dict[str, Any], match: str) -> None:
+    """A filter schema whose Meta cannot work fails when the class is made, saying why."""
+    with pytest.raises(TypeError, match=match):
+        type("Bad", (FilterSchema,), {"Meta": type("Meta", (FilterSchema.Meta,), meta)})
+
+
+def test_list_arguments_apply_to_a_select(app: Flask, add_pets: AddPets) -> None:
+    """Loaded outside a request, the arguments narrow and order a ``select()`` as they do a ``Model.query``."""
+    add_pets(("Rex", ""), ("Max", ""), ("Bella", ""))
+    arguments = PetQueryArgsSchema().load({"name__in": ["Rex", "Max"], "sort": "-name"})
+
+    with app.app_context():
+        names = [pet.name for pet in DB.session.scalars(arguments.apply(select(Pet)))]
+
+    assert names == ["Rex", "Max"]
