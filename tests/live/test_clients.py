@@ -132,7 +132,7 @@ def test_python_client_runs_the_pet_story(python_client: Any, live_petstore: str
 def test_typescript_client_runs_the_pet_story(
     typescript_flow: Path, live_petstore: str, make_token: TokenFactory
 ) -> None:
-    """The generated TypeScript client, compiled strictly, runs the same story in Node."""
+    """The generated TypeScript client, compiled strictly, runs the same story in Node, with PATCH and filters."""
     token = make_token(roles=["user", "admin"])
 
     result = subprocess.run(
@@ -151,6 +151,11 @@ def test_typescript_client_runs_the_pet_story(
     assert seen["replaced"]["status"] == 200
     assert (seen["replaced"]["data"]["id"], seen["replaced"]["data"]["name"]) == (created["id"], "Max")
     assert seen["staleStatus"] == 412
+    assert seen["patched"]["status"] == 200
+    assert (seen["patched"]["data"]["name"], seen["patched"]["data"]["description"]) == ("Max", "Patched")
+    assert seen["stalePatchStatus"] == 412
+    assert seen["filteredNames"] == ["Max", "Fred"]
+    assert seen["containingNames"] == ["Bella", "Fred"]
     assert seen["currentName"] == "Max"
     assert seen["deletedStatus"] == 204
     assert seen["afterDeleteStatus"] == 404

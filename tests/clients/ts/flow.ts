@@ -33,6 +33,18 @@ async function main(): Promise<void> {
     // Send back what was fetched, read-only fields included, with a new name.
     const replaced = await pets.replacePet({ itemId, ifMatch: etag, pet: { ...fetched.data, name: "Max" } });
     const staleStatus = await statusOf(pets.replacePet({ itemId, ifMatch: etag, pet: { name: "Stale" } }));
+    // PATCH one field with a merge patch; the same ETag a second time is stale.
+    const patchEtag = String((await pets.getPet({ itemId })).headers["etag"]);
+    const patched = await pets.updatePet({ itemId, ifMatch: patchEtag, petPatch: { description: "Patched" } });
+    const stalePatchStatus = await statusOf(
+        pets.updatePet({ itemId, ifMatch: patchEtag, petPatch: { name: "Stale" } }),
+    );
+    // Filters and sort are parameters of listPets.
+    for (const name of ["Bella", "Fred"]) {
+        await pets.createPet({ pet: { name } });
+    }
+    const filteredNames = (await pets.listPets({ nameIn: ["Max", "Fred"], sort: "-name" })).data.map((pet) => pet.name);
+    const containingNames = (await pets.listPets({ nameContains: "E", sort: "name" })).data.map((pet) => pet.name);
     const current = await pets.getPet({ itemId });
     const deleted = await pets.deletePet({ itemId, ifMatch: String(current.headers["etag"]) });
     const afterDeleteStatus = await statusOf(pets.getPet({ itemId }));
@@ -45,6 +57,10 @@ async function main(): Promise<void> {
             fetched: { data: fetched.data, etag },
             replaced: { status: replaced.status, data: replaced.data },
             staleStatus,
+            patched: { status: patched.status, data: patched.data },
+            stalePatchStatus,
+            filteredNames,
+            containingNames,
             currentName: current.data.name,
             deletedStatus: deleted.status,
             afterDeleteStatus,
