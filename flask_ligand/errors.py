@@ -158,9 +158,7 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 def handle_integrity_error(error: IntegrityError) -> Response:
     """Turn a constraint violation into a 409 without the SQL that caused it."""
-    from flask_ligand.extensions.database import DB  # the database module imports this one
-
-    DB.session.rollback()
+    _rollback_session()
     _LOG.info("Integrity error turned into 409: %s", error.orig)
     return error_response(
         409,
@@ -173,18 +171,14 @@ def handle_stale_data_error(error: StaleDataError) -> Response:
 
     The row changed (or went) between this request's read and its write: another client's write won.
     """
-    from flask_ligand.extensions.database import DB  # the database module imports this one
-
-    DB.session.rollback()
+    _rollback_session()
     _LOG.info("Concurrent write lost, answering 412: %s", error)
     return error_response(412, PRECONDITION_FAILED_MESSAGE)
 
 
 def handle_data_error(error: DataError) -> Response:
     """Answer 422 when the database refuses a value (too long, out of range, malformed), without the SQL."""
-    from flask_ligand.extensions.database import DB  # the database module imports this one
-
-    DB.session.rollback()
+    _rollback_session()
     _LOG.info("Database refused a value, answering 422: %s", error.orig)
     return error_response(
         422,
@@ -204,20 +198,16 @@ def handle_overflow_error(error: OverflowError) -> Response:
         for frame, _ in traceback.walk_tb(error.__traceback__)
     ):
         raise error
-    from flask_ligand.extensions.database import DB  # the database module imports this one
-
-    DB.session.rollback()
+    _rollback_session()
     _LOG.info("Database driver refused a number, answering 422: %s", error)
     return error_response(422, "The request holds a number too large for the database. Check it against the schema.")
 
 
 def handle_database_unavailable(error: OperationalError | PoolTimeoutError) -> Response:
     """Answer 503 while the database cannot be reached; pooled connections are replaced once it is back."""
-    from flask_ligand.extensions.database import DB  # the database module imports this one
-
     _LOG.warning("Database unavailable, answering 503: %s", getattr(error, "orig", None) or error)
     try:
-        DB.session.rollback()
+        _rollback_session()
     except SQLAlchemyError:
         _LOG.warning("Rolling back after the database became unavailable failed too.", exc_info=True)
     return error_response(
@@ -234,3 +224,10 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(OverflowError, handle_overflow_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(PoolTimeoutError, handle_database_unavailable)
+
+
+def _rollback_session() -> None:
+    """Drop the failed transaction, so the request's session (and the next use of its connection) starts clean."""
+    from flask_ligand.extensions.database import DB  # the database module imports this one
+
+    DB.session.rollback()

@@ -27,6 +27,7 @@ import flask_ligand.extensions.jwt as jwt_extension
 from flask_ligand.extensions.api import Blueprint
 from flask_ligand.extensions.database import DB
 from flask_ligand.extensions.jwt import JWT, User, get_current_user, jwt_role_required, jwt_roles_required
+from flask_ligand.testing import created_app
 
 HeadersFactory = Callable[..., dict[str, str]]
 TokenFactory = Callable[..., str]
@@ -43,12 +44,10 @@ def _missing_role(role: str) -> str:
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     """The petstore in ``testing`` on a SQLite file (token checks do not depend on the database)."""
-    app = example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'testing.sqlite'}")
-    with app.app_context():
-        DB.create_all()
-    yield app
-    with app.app_context():
-        DB.engine.dispose()
+    with created_app(
+        example_petstore.create_app, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'testing.sqlite'}"
+    ) as app:
+        yield app
 
 
 @pytest.fixture

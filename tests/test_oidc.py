@@ -23,6 +23,7 @@ from jwt.algorithms import RSAAlgorithm
 
 import example_petstore
 from flask_ligand.extensions.database import DB
+from flask_ligand.testing import created_app
 
 AppFactory = Callable[..., Flask]
 
@@ -141,12 +142,10 @@ class Provider:
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     """The petstore in ``testing`` on a SQLite file (token checks do not depend on the database)."""
-    app = example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'testing.sqlite'}")
-    with app.app_context():
-        DB.create_all()
-    yield app
-    with app.app_context():
-        DB.engine.dispose()
+    with created_app(
+        example_petstore.create_app, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'testing.sqlite'}"
+    ) as app:
+        yield app
 
 
 @pytest.fixture
