@@ -46,6 +46,8 @@ _SECRET_IN_TEXT = re.compile(r"(?i)\bbearer\s+[\w.~+/=-]{16,}|\beyJ[\w-]*\.[\w-]
 #: A request id from a proxy is used only if it is short and made of characters safe in headers and logs.
 _VALID_REQUEST_ID = re.compile(r"[\w.:@+=/-]{1,128}")
 _LOG = structlog.stdlib.get_logger("flask_ligand.request")
+#: The standard logger behind ``_LOG``, asked whether a level is enabled before a line's fields are built.
+_STDLIB_LOG = logging.getLogger("flask_ligand.request")
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -102,10 +104,11 @@ def configure_logging(
         level: The root logger's level.
         redact_keys: A value is redacted when its key contains one of these, in any case.
     """
-    keys = tuple({key.lower() for key in redact_keys})
+    global _redactor
+    _redactor = _Redactor(tuple({key.lower() for key in redact_keys}))
     structlog.configure(
         # Redacted before leaving structlog too, so that other handlers (pytest's, an error tracker's) see no secret.
-        processors=[*_shared_processors(), _Redactor(keys), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*_shared_processors(), _redactor, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
@@ -158,14 +161,15 @@ def build_formatter(
         exceptions = []
     else:
         raise ValueError(f"Log format '{log_format}' is unknown: use 'json' or 'console'.")
-    keys = tuple({key.lower() for key in redact_keys})
+    redactor = _Redactor(tuple({key.lower() for key in redact_keys}))
     return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*_shared_processors(), _gunicorn_access_fields],
+        # Records from structlog were redacted in its own chain (configure_logging); the others are redacted here.
+        foreign_pre_chain=[*_shared_processors(), _gunicorn_access_fields, redactor],
         pass_foreign_args=True,  # for gunicorn's access atoms; dropped from every other record
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             *exceptions,
-            _Redactor(keys),
+            redactor.exception,
             renderer,
         ],
     )
@@ -190,25 +194,81 @@ def redact(value: Any, keys: Collection[str] = DEFAULT_REDACT_KEYS) -> Any:
     return _Redactor(tuple(key.lower() for key in keys)).value(value)
 
 
+class _CheckedDict(dict):  # type: ignore[type-arg]
+    """A JSON object already found free of secrets (see ``_Redactor.json``): the redactor does not walk it again."""
+
+
+class _CheckedList(list):  # type: ignore[type-arg]
+    """A JSON array already found free of secrets."""
+
+
 class _Redactor:
+    #: Distinct keys remembered as secret or not; the cache is emptied when full, so odd payloads cannot grow it.
+    _CACHE_SIZE = 4096
+
     def __init__(self, keys: tuple[str, ...]) -> None:
         self.keys = keys
+        self._key_is_secret: dict[object, bool] = {}
 
     def __call__(self, _logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
         return {key: REDACTED if self._secret(key) else self.value(value) for key, value in event_dict.items()}
 
     def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return _SECRET_IN_TEXT.sub(REDACTED, value)
+        if isinstance(value, _CheckedDict | _CheckedList):
+            return value
         if isinstance(value, Mapping):
             return {key: REDACTED if self._secret(key) else self.value(item) for key, item in value.items()}
         if isinstance(value, list | tuple):
             return [self.value(item) for item in value]
-        if isinstance(value, str):
-            return _SECRET_IN_TEXT.sub(REDACTED, value)
         return value
 
+    def json(self, raw: bytes) -> Any:
+        """Parse a logged JSON body and redact it; walked only when its text may hold a secret.
+
+        Most bodies contain neither a secret key nor a token: one scan of the text proves it, which costs far less
+        than visiting every value of a page of items.
+
+        Raises:
+            ValueError: ``raw`` is not JSON.
+        """
+        parsed = json.loads(raw)
+        text = raw.decode("utf-8", "replace")
+        lowered = text.lower()
+        # An escape sequence could spell a key or a token the scan cannot see: such a body is walked.
+        if (
+            "\\" in text
+            or any(key in lowered for key in self.keys)
+            or (("bearer" in lowered or "eyj" in lowered) and _SECRET_IN_TEXT.search(text))  # the regex is slower
+        ):
+            return self.value(parsed)
+        if isinstance(parsed, dict):
+            return _CheckedDict(parsed)
+        if isinstance(parsed, list):
+            return _CheckedList(parsed)
+        return parsed
+
+    def exception(self, _logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+        """Mask tokens in a rendered traceback, which only exists once the formatter has rendered it."""
+        exception = event_dict.get("exception")
+        if isinstance(exception, str):
+            event_dict["exception"] = _SECRET_IN_TEXT.sub(REDACTED, exception)
+        return event_dict
+
     def _secret(self, key: object) -> bool:
-        name = str(key).lower()
-        return any(part in name for part in self.keys)
+        secret = self._key_is_secret.get(key)
+        if secret is None:
+            name = str(key).lower()
+            secret = any(part in name for part in self.keys)
+            if len(self._key_is_secret) >= self._CACHE_SIZE:
+                self._key_is_secret.clear()
+            self._key_is_secret[key] = secret
+        return secret
+
+
+#: The redactor of structlog's chain, as last configured; request bodies are checked by it before being logged.
+_redactor = _Redactor(DEFAULT_REDACT_KEYS)
 
 
 def _shared_processors() -> list[Processor]:
@@ -269,8 +329,11 @@ def _request_started() -> None:
     setattr(g, _G_STARTED, time.perf_counter())
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=current_request_id())
+    log = _log_for_path()
+    if log is None:
+        return
     _safely(
-        lambda: _log_for_path()(
+        lambda: log(
             "request started",
             method=request.method,
             path=request.path,
@@ -288,8 +351,11 @@ def _request_finished(response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = request_id
     started: float | None = g.get(_G_STARTED)
     duration_ms = round((time.perf_counter() - started) * 1000, 3) if started is not None else None
+    log = _log_for_path()
+    if log is None:
+        return response
     _safely(
-        lambda: _log_for_path()(
+        lambda: log(
             "request finished",
             method=request.method,
             path=request.path,
@@ -321,10 +387,12 @@ def _safely(log: Callable[[], Any]) -> None:
         logging.getLogger(__name__).exception("A request could not be logged; the request itself went on.")
 
 
-def _log_for_path() -> Callable[..., Any]:
-    if request.path.startswith(_state().quiet_prefixes):
-        return _LOG.debug
-    return _LOG.info
+def _log_for_path() -> Callable[..., Any] | None:
+    """How to log this request's lines; ``None`` when its level is filtered out, so that nothing is built for them."""
+    quiet = request.path.startswith(_state().quiet_prefixes)
+    if not _STDLIB_LOG.isEnabledFor(logging.DEBUG if quiet else logging.INFO):
+        return None
+    return _LOG.debug if quiet else _LOG.info
 
 
 def _query() -> dict[str, Any]:
@@ -349,7 +417,7 @@ def _body(
     if length > limit:
         return {"body_omitted": f"{length} bytes, over the {limit} bytes logged"}
     try:
-        return {"body": json.loads(get_data())}
+        return {"body": _redactor.json(get_data())}
     except ValueError:
         return {"body_omitted": f"{length} bytes, not valid JSON"}
 

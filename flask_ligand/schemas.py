@@ -14,6 +14,8 @@ from flask_ligand.extensions.database import Versioned
 
 #: The datetime format of every response: ISO 8601 / RFC 3339 in UTC, to the second.
 ISO_8601_DATETIME_FMT = "%Y-%m-%dT%H:%M:%SZ"
+#: How ``AutoSchema`` dumps: ``(key, field name, attribute, field)`` per dump field.
+_DumpPlan = tuple[tuple[str, str, str, "ma.fields.Field[Any]"], ...]
 
 
 class UTCDateTime(ma.fields.DateTime):
@@ -69,6 +71,58 @@ class AutoSchema(SQLAlchemyAutoSchema):  # type: ignore[type-arg]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Typed only so that strict mypy accepts ``PetSchema()`` in users' code.
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+    def _serialize(self, obj: Any, *, many: bool = False) -> Any:
+        """marshmallow's ``_serialize``, with fewer calls per value for the common case (see ``_dump_plan``)."""
+        plan = self._dump_plan()
+        if plan is None:
+            return super()._serialize(obj, many=many)
+        if many and obj is not None:
+            return [self._serialize_one(plan, item) for item in obj]
+        return self._serialize_one(plan, obj)
+
+    def _dump_plan(self) -> _DumpPlan | None:
+        """The dump fields as ``(key, name, attribute, field)``, if each is read by marshmallow's default means.
+
+        marshmallow reads a value through ``Field.serialize``, ``Field.get_value``, ``Schema.get_attribute`` and
+        ``utils.get_value``: four calls per value, a fifth of dumping a page of items. When none of them is
+        overridden, ``_serialize_one`` does what they do, directly; else (``None``) marshmallow does it.
+        """
+        try:
+            return self.__dict__["_ligand_dump_plan"]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        plan: _DumpPlan | None = tuple(
+            (field.data_key if field.data_key is not None else name, name, field.attribute or name, field)
+            for name, field in self.dump_fields.items()
+        )
+        default_access = type(self).get_attribute is ma.Schema.get_attribute and all(
+            type(field).serialize is ma.fields.Field.serialize
+            and type(field).get_value is ma.fields.Field.get_value
+            and field._CHECK_ATTRIBUTE
+            and "." not in attribute
+            for _, _, attribute, field in plan or ()
+        )
+        if not default_access:
+            plan = None
+        self.__dict__["_ligand_dump_plan"] = plan
+        return plan
+
+    def _serialize_one(self, plan: _DumpPlan, obj: Any) -> Any:
+        if hasattr(obj, "__getitem__"):  # a mapping or a row: marshmallow tries obj[key] before the attribute
+            return super()._serialize(obj)
+        result = self.dict_class()
+        for key, name, attribute, field in plan:
+            value = getattr(obj, attribute, ma.missing)
+            if value is ma.missing:
+                default = field.dump_default
+                value = default() if callable(default) else default
+                if value is ma.missing:
+                    continue
+            value = field._serialize(value, name, obj)
+            if value is not ma.missing:
+                result[key] = value
+        return result
 
     def load(
         self, data: Any, *, session: Any = None, instance: Any = None, transient: bool = False, **kwargs: Any

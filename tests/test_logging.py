@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 import example_petstore
 from flask_ligand.logging import REDACTED, build_formatter, current_request_id, redact
+from flask_ligand.testing import created_app
 from tests.conftest import MIGRATIONS_DIR, HeadersFactory, TokenFactory
 
 PASSWORD = "hunter2-nested-password"
@@ -264,3 +265,61 @@ def test_unknown_formatter_format_is_refused() -> None:
 def test_request_id_is_none_outside_a_request() -> None:
     """Outside a request there is no request id."""
     assert current_request_id() is None
+
+
+def test_secret_key_spelled_with_json_escapes_is_redacted(
+    client: FlaskClient, auth_headers: HeadersFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sensitive key written with JSON escapes (``pass\\u0077ord``) is found and its value redacted."""
+    data = b'{"name": "Rex", "owner": {"pass\\u0077ord": "hunter2-escaped"}}'
+
+    client.post("/pets/", data=data, headers=auth_headers("user", **{"Content-Type": "application/json"}))
+
+    output = capsys.readouterr().err
+    assert "hunter2-escaped" not in output
+    (started,) = request_lines(
+        [json.loads(line) for line in output.splitlines() if line.startswith("{")], "request started"
+    )
+    assert started["body"]["owner"] == {"password": REDACTED}
+
+
+@pytest.mark.parametrize("prefix", ["Bearer ", ""], ids=["bearer", "bare-jwt"])
+def test_token_inside_a_body_value_is_masked(
+    client: FlaskClient, auth_headers: HeadersFactory, capsys: pytest.CaptureFixture[str], prefix: str
+) -> None:
+    """A token pasted into an ordinary text field is masked in both logged bodies, and the rest is logged as is."""
+    token = auth_headers("user")["Authorization"].removeprefix("Bearer ")
+    body = {"name": "Rex", "description": f"see {prefix}{token}"}
+
+    response = client.post("/pets/", json=body, headers=auth_headers("user"))
+
+    assert response.status_code == 201
+    output = capsys.readouterr().err
+    assert token not in output
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    for line in (*request_lines(lines, "request started"), *request_lines(lines, "request finished")):
+        assert line["body"]["name"] == "Rex"
+        assert line["body"]["description"] == f"see {REDACTED}"
+
+
+def test_request_lines_below_the_log_level_are_not_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With LOG_LEVEL=WARNING a successful request writes no line; a failing one still logs its error."""
+
+    def boom() -> NoReturn:
+        raise RuntimeError("boom")
+
+    with created_app(
+        example_petstore.create_app,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'quiet.sqlite'}",
+        LOG_LEVEL="WARNING",
+        PROPAGATE_EXCEPTIONS=False,
+    ) as app:
+        app.add_url_rule("/boom", view_func=boom)
+        client = app.test_client()
+        capsys.readouterr()
+
+        assert client.get("/pets/").status_code == 200
+        assert client.get("/boom").status_code == 500
+
+    lines = log_lines(capsys)
+    assert [line["event"] for line in lines if line.get("request_id")] == ["Exception on /boom [GET]"]

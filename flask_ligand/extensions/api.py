@@ -106,10 +106,16 @@ class Blueprint(EtagMixin, PaginationMixin, PatchMixin, flask_smorest.Blueprint)
         def route(
             self, rule: str, *, parameters: Any = None, tags: Any = None, **options: Any
         ) -> Callable[[_T], _T]: ...
-        def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Callable[[_T], _T]: ...
         def response(self, status_code: int | str, schema: Any = None, **kwargs: Any) -> Callable[[_T], _T]: ...
         def alt_response(self, status_code: int | str, **kwargs: Any) -> Callable[[_T], _T]: ...
         def doc(self, **kwargs: Any) -> Callable[[_T], _T]: ...
 
     ARGUMENTS_PARSER = _JsonBodyParser()
     PAGINATION_ARGUMENTS_PARSER = _JsonBodyParser()
+
+    def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Callable[[_T], _T]:
+        """flask-smorest's ``arguments``; a schema class is instantiated once here, not by webargs on every request."""
+        if isinstance(schema, type) and issubclass(schema, ma.Schema):
+            schema = schema()
+        decorator: Callable[[_T], _T] = super().arguments(schema, location=location, **kwargs)
+        return decorator
