@@ -6,6 +6,7 @@ Usage (from the repository root; needs Debian's ``wrk`` and ``postgresql``, and 
     .venv/bin/python benchmarks/run.py --rows 1000 --duration 3
     .venv/bin/python benchmarks/run.py --database-url postgresql+psycopg://user@127.0.0.1:5432/postgres
     .venv/bin/python benchmarks/run.py --upstream           # also cold start and memory of flask-ligand 0.10.4
+    .venv/bin/python benchmarks/run.py --startup-only --upstream   # only cold start and memory, both versions
     .venv/bin/python benchmarks/run.py --quick              # a few seconds: proves the script works
 
 Without ``--database-url`` it starts a private PostgreSQL cluster (Debian's binaries, a temporary directory, a
@@ -14,6 +15,11 @@ one ``INSERT ... SELECT FROM generate_series`` (a million rows take seconds), th
 (``example_petstore.app:app``) and the floor (``benchmarks.floor:app``) with the same gunicorn settings and runs each
 measurement against both, one after the other. It prints requests per second, p50/p99 latency and the ratio
 petstore/floor, then checks the targets of docs/performance.md.
+
+Cold start and memory are measured as a service would start in production: in a temporary venv holding only
+``pip install <this repository>[postgresql]`` (no test tools, which change what structlog imports), in fresh
+interpreters; ``--upstream`` measures flask-ligand 0.10.4 the same way, in a venv of its own. ``--quick`` measures
+this interpreter instead (building a venv takes a while), and says so.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ _COLD_START = """
 import time, resource
 started = time.perf_counter()
 {imports}
+imported = time.perf_counter() - started
 app = {create}
 elapsed = time.perf_counter() - started
 with app.app_context():
@@ -52,7 +59,7 @@ assert client.get("{path}").status_code == 200
 for _ in range(200):
     client.get("{path}")
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(elapsed, rss)
+print(elapsed, rss, imported)
 """
 _OURS = (
     "import example_petstore\nfrom flask_ligand.extensions.database import DB",
@@ -76,6 +83,14 @@ class Result:
 
 
 @dataclass
+class Startup:
+    seconds: float  # import + create_app, median
+    rss_mib: float  # peak RSS after create_app and 200 requests, median
+    import_seconds: float  # of which the imports, median
+    where: str  # the interpreter measured
+
+
+@dataclass
 class Scenario:
     name: str
     path: str
@@ -85,6 +100,11 @@ class Scenario:
 
 def main() -> int:
     options = _arguments()
+    if options.startup_only:
+        with tempfile.TemporaryDirectory(prefix="ligand-bench-") as workdir:
+            cold, upstream = _startups(options, workdir)
+        _print_summary([], {}, cold, upstream)
+        return 0
     if shutil.which(options.wrk) is None:
         sys.exit(f"wrk not found ('{options.wrk}'): apt-get install wrk")
     print(f"# flask-ligand benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} CPUs, {_cpu_model()}")
@@ -117,8 +137,7 @@ def main() -> int:
                     _print_row(scenario.name, size, ours, theirs)
                 memory.setdefault("petstore", []).extend(_worker_rss(petstore))
                 memory.setdefault("floor", []).extend(_worker_rss(floor))
-        cold = _cold_start(sys.executable, REPO, _OURS, options.repeat)
-        upstream = _upstream(workdir, options.repeat) if options.upstream else None
+        cold, upstream = _startups(options, workdir)
     _print_summary(rows, memory, cold, upstream)
     return 0
 
@@ -133,7 +152,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
     parser.add_argument("--repeat", type=int, default=5, help="cold starts measured (median)")
     parser.add_argument("--upstream", action="store_true", help="also measure flask-ligand 0.10.4 in a temp venv")
-    parser.add_argument("--quick", action="store_true", help="1000 rows, 1 s each: a smoke test")
+    parser.add_argument("--quick", action="store_true", help="1000 rows, 1 s each, cold start in this venv")
+    parser.add_argument("--startup-only", action="store_true", help="only cold start and memory (no wrk, no database)")
     parser.add_argument("--wrk", default="wrk")
     options = parser.parse_args()
     if options.quick:
@@ -363,45 +383,98 @@ def _ppid(pid: int) -> int:
     return -1
 
 
-def _cold_start(python: str, path: Path, code: tuple[str, str], repeat: int) -> tuple[float, float]:
-    """Median seconds of import + create_app in a fresh interpreter, and the peak RSS (MiB) after 200 requests."""
-    script = _COLD_START.format(imports=code[0], create=code[1], path="/pets/")
+def _startups(options: argparse.Namespace, workdir: str) -> tuple[Startup, Startup | None]:
+    """Cold start and memory of this version and, with ``--upstream``, of 0.10.4, their runs taking turns.
+
+    On a shared machine the load drifts; alternating the fresh interpreters exposes both versions to the same drift.
+    """
+    if options.quick:
+        ours = _Target(sys.executable, REPO, _OURS, "this interpreter (--quick: test tools too)")
+    else:
+        ours = _production_install(workdir)
+    upstream = _upstream(workdir) if options.upstream else None
+    targets = [ours] if upstream is None else [ours, upstream]
+    runs: list[list[list[str]]] = [[] for _ in targets]
     with tempfile.TemporaryDirectory() as cwd:
-        runs = [
-            subprocess.run(
-                [python, "-c", script],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=True,
-                cwd=cwd,
-                env={**os.environ, "PYTHONPATH": str(path)},
-            ).stdout.split()
-            for _ in range(repeat)
-        ]
-    return statistics.median(float(run[0]) for run in runs), statistics.median(float(run[1]) for run in runs)
+        for _ in range(options.repeat):
+            for target, target_runs in zip(targets, runs, strict=True):
+                target_runs.append(_cold_start(target, cwd))
+    startups = [
+        Startup(*(statistics.median(float(run[column]) for run in target_runs) for column in range(3)), target.where)
+        for target, target_runs in zip(targets, runs, strict=True)
+    ]
+    return startups[0], startups[1] if upstream is not None else None
 
 
-def _upstream(workdir: str, repeat: int) -> tuple[float, float] | None:
-    """Cold start and memory of upstream flask-ligand 0.10.4 (from PyPI, in a temporary venv) on the same app."""
-    venv = Path(workdir, "upstream-venv")
+@dataclass
+class _Target:
+    python: str
+    path: Path | None  # put on PYTHONPATH (the app's sources); None: only what the interpreter has installed
+    code: tuple[str, str]
+    where: str
+
+
+def _cold_start(target: _Target, cwd: str) -> list[str]:
+    """Seconds of import + create_app in a fresh interpreter, its peak RSS (MiB) after 200 requests, the imports' part.
+
+    Raises:
+        SystemExit: The app did not start.
+    """
+    script = _COLD_START.format(imports=target.code[0], create=target.code[1], path="/pets/")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    if target.path is not None:
+        env["PYTHONPATH"] = str(target.path)
+    run = subprocess.run(
+        [target.python, "-c", script], capture_output=True, text=True, timeout=120, cwd=cwd, env=env, check=False
+    )
+    if run.returncode != 0:
+        sys.exit(f"{target.where} did not start:\n{run.stderr[-2000:]}")
+    return run.stdout.split()
+
+
+def _venv(workdir: str, name: str, requirement: str) -> str | None:
+    """The python of a new venv in ``workdir`` with ``requirement`` installed (pip's cache is reused); ``None`` on
+    failure, said on stdout."""
+    venv = Path(workdir, name)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = str(venv / "bin" / "python")
     installed = subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", "flask-ligand==0.10.4"], capture_output=True, text=True, timeout=600
+        [python, "-m", "pip", "install", "--quiet", requirement], capture_output=True, text=True, timeout=900
     )
     if installed.returncode != 0:
-        print(f"# upstream flask-ligand 0.10.4 could not be installed:\n{installed.stderr[-2000:]}")
+        print(f"# {requirement} could not be installed:\n{installed.stderr[-2000:]}")
+        return None
+    return python
+
+
+def _production_install(workdir: str) -> _Target:
+    """This version as production installs it: ``pip install .[postgresql]`` in a venv, no test tools.
+
+    The sources are copied first, so that building the wheel leaves nothing in the work tree. When the install
+    fails, this interpreter is measured instead, and the output says so.
+    """
+    source = Path(workdir, "ours-src")
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(REPO / name, source / name)
+    for package in ("flask_ligand", "example_petstore"):
+        shutil.copytree(REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    python = _venv(workdir, "ours-venv", f"{source}[postgresql]")
+    if python is None:
+        return _Target(sys.executable, REPO, _OURS, "this interpreter (the production install failed)")
+    return _Target(python, None, _OURS, "a production install (pip install .[postgresql]) in a venv")
+
+
+def _upstream(workdir: str) -> _Target | None:
+    """Upstream flask-ligand 0.10.4 (from PyPI, in a temporary venv) serving the same app, as upstream's API has it."""
+    python = _venv(workdir, "upstream-venv", "flask-ligand==0.10.4")
+    if python is None:
         return None
     app_dir = Path(workdir, "upstream-src")
     shutil.copytree(REPO / "tests" / "upstream_app", app_dir / "upstream_app")
     for source in (app_dir / "upstream_app").rglob("*.py"):
         source.write_text(source.read_text().replace("tests.upstream_app", "upstream_app"))
-    try:
-        return _cold_start(python, app_dir, _UPSTREAM, repeat)
-    except subprocess.CalledProcessError as exc:
-        print(f"# upstream flask-ligand 0.10.4 did not start:\n{exc.stderr[-2000:]}")
-        return None
+    return _Target(python, app_dir, _UPSTREAM, "flask-ligand==0.10.4 from PyPI in a venv")
 
 
 def _print_row(name: str, size: int, ours: Result, theirs: Result) -> None:
@@ -418,12 +491,13 @@ def _print_row(name: str, size: int, ours: Result, theirs: Result) -> None:
 def _print_summary(
     rows: list[tuple[str, int, Result, Result]],
     memory: dict[str, list[float]],
-    cold: tuple[float, float],
-    upstream: tuple[float, float] | None,
+    cold: Startup,
+    upstream: Startup | None,
 ) -> None:
-    print()
-    print("| Measurement | Rows | Petstore req/s | p50 ms | p99 ms | Floor req/s | p50 ms | p99 ms | Ratio |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    if rows:
+        print()
+        print("| Measurement | Rows | Petstore req/s | p50 ms | p99 ms | Floor req/s | p50 ms | p99 ms | Ratio |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, size, ours, theirs in rows:
         ratio = ours.requests_per_second / theirs.requests_per_second if theirs.requests_per_second else float("nan")
         print(
@@ -443,16 +517,25 @@ def _print_summary(
         checks.append(
             (f"keyset page at {large:,} rows: {ratio:.2f}x its {small:,}-row figure (target >= 0.8x)", ratio >= 0.8)
         )
-    petstore_rss = statistics.mean(memory.get("petstore") or [float("nan")])
-    floor_rss = statistics.mean(memory.get("floor") or [float("nan")])
-    print(f"Memory per gunicorn worker after the run: petstore {petstore_rss:.0f} MiB, floor {floor_rss:.0f} MiB")
+    if memory:
+        petstore_rss = statistics.mean(memory.get("petstore") or [float("nan")])
+        floor_rss = statistics.mean(memory.get("floor") or [float("nan")])
+        print(f"Memory per gunicorn worker after the run: petstore {petstore_rss:.0f} MiB, floor {floor_rss:.0f} MiB")
     print(
-        f"Cold start (import + create_app): {cold[0]:.2f} s; peak RSS after 200 in-process requests: {cold[1]:.0f} MiB"
+        f"Cold start (import + create_app): {cold.seconds:.2f} s (imports {cold.import_seconds:.2f} s); "
+        f"peak RSS after 200 in-process requests: {cold.rss_mib:.0f} MiB; {cold.where}"
     )
     if upstream is not None:
-        print(f"Upstream flask-ligand 0.10.4, same app: cold start {upstream[0]:.2f} s; peak RSS {upstream[1]:.0f} MiB")
-        checks.append((f"cold start {cold[0]:.2f} s vs upstream {upstream[0]:.2f} s", cold[0] <= upstream[0]))
-        checks.append((f"memory {cold[1]:.0f} MiB vs upstream {upstream[1]:.0f} MiB", cold[1] <= upstream[1]))
+        print(
+            f"Upstream flask-ligand 0.10.4, same app: cold start {upstream.seconds:.2f} s "
+            f"(imports {upstream.import_seconds:.2f} s); peak RSS {upstream.rss_mib:.0f} MiB; {upstream.where}"
+        )
+        checks.append(
+            (f"cold start {cold.seconds:.2f} s vs upstream {upstream.seconds:.2f} s", cold.seconds <= upstream.seconds)
+        )
+        checks.append(
+            (f"memory {cold.rss_mib:.0f} MiB vs upstream {upstream.rss_mib:.0f} MiB", cold.rss_mib <= upstream.rss_mib)
+        )
     for text, ok in checks:
         print(f"{'PASS' if ok else 'MISS'}  {text}")
 

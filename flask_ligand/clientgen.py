@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from filelock import FileLock
-from filelock import Timeout as LockTimeout
 from flask import current_app, url_for
 
 from flask_ligand.errors import ClientGenerationError
@@ -151,6 +149,9 @@ def ensure_archive(client: GeneratedClient) -> None:
     """
     if client.archive.is_file():
         return
+    from filelock import FileLock  # here: a service that never generates a client never imports it
+    from filelock import Timeout as LockTimeout
+
     timeout = float(current_app.config["OPENAPI_GENERATOR_TIMEOUT"])
     lock = FileLock(client.archive.with_suffix(".lock"), timeout=timeout + 10)
     try:

@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -21,6 +21,9 @@ from jwt.algorithms import get_default_algorithms
 from jwt.exceptions import PyJWTError
 
 from flask_ligand.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 _KEY_SIZE = 2048
 #: The members of a JWK its RFC 7638 thumbprint is computed over, by key type.
@@ -49,7 +52,7 @@ def _create_key_file(path: Path) -> None:
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0o600
     try:
         with os.fdopen(fd, "w") as handle:
-            handle.write(_generate_private_pem())
+            handle.write(_generate_key_pair()[0])
         try:
             os.link(temporary, path)
         except FileExistsError:
@@ -78,19 +81,24 @@ def key_id(public_pem: str, algorithm: str = "RS256") -> str:
 
 @functools.cache
 def _process_key() -> tuple[str, str]:
-    private_pem = _generate_private_pem()
-    return private_pem, _public_pem(private_pem)
+    return _generate_key_pair()
 
 
-def _generate_private_pem() -> str:
+def _generate_key_pair() -> tuple[str, str]:
+    # Both halves from the key object: loading the private PEM back would check the key again, which costs as much
+    # as generating it (tens of milliseconds at every start of a test process).
     key = rsa.generate_private_key(public_exponent=65537, key_size=_KEY_SIZE)
-    return key.private_bytes(
+    private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
+    return private_pem, _public_half(key)
 
 
 def _public_pem(private_pem: str) -> str:
-    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    return _public_half(serialization.load_pem_private_key(private_pem.encode(), password=None))
+
+
+def _public_half(key: PrivateKeyTypes) -> str:
     return (
         key.public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

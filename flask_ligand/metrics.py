@@ -15,14 +15,13 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from flask import Response, current_app, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import event
 
 from flask_ligand.errors import error_response
 
 if TYPE_CHECKING:
     from flask import Flask
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
     from sqlalchemy.engine import Engine
 
 _EXTENSION_KEY = "flask_ligand.metrics"
@@ -46,6 +45,9 @@ def init_app(app: Flask) -> None:
     """
     if not app.config["METRICS_ENABLED"]:
         return
+    # Imported here, so that a service without metrics (the default in production) does not import it at start.
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
     registry = CollectorRegistry(auto_describe=True)
     metrics = _Metrics(
         registry=registry,
@@ -125,6 +127,9 @@ def _serve_metrics() -> Any:
             "Metrics need the bearer token configured as METRICS_TOKEN.",
             {"WWW-Authenticate": "Bearer"},
         )
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
     multiprocess_dir: str | None = current_app.config.get("PROMETHEUS_MULTIPROC_DIR")
     if multiprocess_dir:
         registry = CollectorRegistry()

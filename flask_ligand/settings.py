@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from dotenv import dotenv_values
-
 from flask_ligand.devkeys import load_dev_signing_key
 from flask_ligand.errors import ConfigurationError
 from flask_ligand.logging import DEFAULT_REDACT_KEYS
@@ -343,7 +341,11 @@ def read_environment_variables(environ: Mapping[str, str] | None = None, dotenv:
     Raises:
         ConfigurationError: A value cannot be read as its setting's type.
     """
-    source: dict[str, str | None] = dict(dotenv_values(dotenv)) if os.path.isfile(dotenv) else {}
+    source: dict[str, str | None] = {}
+    if os.path.isfile(dotenv):
+        from dotenv import dotenv_values  # here: services configured by their environment alone never need it
+
+        source.update(dotenv_values(dotenv))
     source.update(os.environ if environ is None else environ)
     return {key: cast(key, raw) for key, cast in ENV_SETTINGS.items() if (raw := source.get(key)) is not None}
 

@@ -17,7 +17,7 @@ from tests.conftest import REPO_ROOT
 #: The names ``flask_ligand/__init__.py`` re-exports (``from x import Name as Name``).
 PUBLIC_NAMES = sorted(
     alias.name
-    for node in ast.parse(Path(flask_ligand.__file__).read_text()).body
+    for node in ast.walk(ast.parse(Path(flask_ligand.__file__).read_text()))
     if isinstance(node, ast.ImportFrom)
     for alias in node.names
     if alias.asname == alias.name

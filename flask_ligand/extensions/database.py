@@ -1,15 +1,24 @@
-"""The relational database: ``DB`` (Flask-SQLAlchemy), ``MIGRATE`` (Flask-Migrate) and their set-up."""
+"""The relational database: ``DB`` (Flask-SQLAlchemy), ``MIGRATE`` (Flask-Migrate) and their set-up.
+
+Flask-Migrate imports alembic, which only the ``flask db`` commands and ``DB_AUTO_UPGRADE`` use, and which costs a
+tenth of a second at every start of a service: ``MIGRATE`` is made on first access (PEP 562), and until then an app
+gets the ``flask db`` commands and Flask-Migrate's ``app.extensions["migrate"]`` through stand-ins that import it
+when they are used.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
+import threading
 import uuid
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+import click
 import flask_sqlalchemy.query
-from flask_migrate import Migrate, upgrade
+from flask import current_app
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
@@ -20,8 +29,14 @@ from flask_ligand.logging import kept_logging_configuration
 
 if TYPE_CHECKING:
     from flask import Flask
+    from flask_migrate import Migrate
+
+    MIGRATE: Migrate
 
 _LOG = logging.getLogger(__name__)
+#: How ``MIGRATE`` is bound to every app (Flask-Migrate's defaults, said here because the stand-in repeats them).
+_MIGRATE_OPTIONS = {"render_as_batch": True, "compare_type": True}
+_MIGRATE_LOCK = threading.Lock()
 
 #: Characters of a :class:`Versioned` row's version (a UUID4 in hex).
 VERSION_LENGTH = 32
@@ -111,7 +126,6 @@ def version_etag(item: object) -> str | None:
 
 
 DB = SQLAlchemy(model_class=_Base, query_class=Query)
-MIGRATE = Migrate()
 
 # sqlalchemy-utils types (UUIDType...) coerce assigned values, so a str id behaves like a UUID before flushing.
 force_auto_coercion()
@@ -140,12 +154,116 @@ def init_app(app: Flask) -> None:
             f"installed. Install it{hint}."
         ) from exc
     migration_dir = app.config["DB_MIGRATION_DIR"]
-    MIGRATE.init_app(app, DB, directory=migration_dir, render_as_batch=True, compare_type=True)
-    if not app.config["DB_AUTO_UPGRADE"]:
-        return
-    if not os.path.isdir(migration_dir):
+    upgrading = bool(app.config["DB_AUTO_UPGRADE"])
+    if upgrading and not os.path.isdir(migration_dir):
         _LOG.warning("DB_AUTO_UPGRADE is set but DB_MIGRATION_DIR '%s' does not exist; not upgrading.", migration_dir)
+        upgrading = False
+    if not upgrading and "MIGRATE" not in globals():
+        app.extensions["migrate"] = _PendingMigrate(migration_dir)
+        app.cli.add_command(_MigrateCommands())
         return
-    with app.app_context():
-        with kept_logging_configuration():  # alembic's env.py would replace the service's log handlers
-            upgrade(directory=migration_dir)
+    _bind_migrate(app)
+    if upgrading:
+        with app.app_context():
+            with kept_logging_configuration():  # alembic's env.py would replace the service's log handlers
+                _flask_migrate().upgrade(directory=migration_dir)
+
+
+def _make_migrate_on_access(name: str) -> Any:
+    """Make ``MIGRATE`` on first access: the module's ``__getattr__``, called for names it does not have (PEP 562).
+
+    Raises:
+        AttributeError: No such name.
+    """
+    if name == "MIGRATE":
+        return _migrate()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if not TYPE_CHECKING:  # type checkers read the declaration of MIGRATE instead, so that a misspelt name stays an error
+    __getattr__ = _make_migrate_on_access
+
+
+def _migrate() -> Migrate:
+    with _MIGRATE_LOCK:
+        if "MIGRATE" not in globals():
+            made = _flask_migrate().Migrate(**_MIGRATE_OPTIONS)
+            made.configure(_print_to_current_stdout)
+            globals()["MIGRATE"] = made
+        migrate: Migrate = globals()["MIGRATE"]
+        return migrate
+
+
+def _flask_migrate() -> Any:  # the module; Flask-Migrate has no type hints
+    # alembic logs its plugins at INFO as it is imported; imported at start-up, before the service configured
+    # logging, those lines went nowhere, and imported later they would be noise in the service's log.
+    plugins_log = logging.getLogger("alembic.runtime.plugins")
+    level = plugins_log.level
+    plugins_log.setLevel(logging.WARNING)
+    try:
+        import flask_migrate
+    finally:
+        plugins_log.setLevel(level)
+    return flask_migrate
+
+
+def _print_to_current_stdout(config: Any) -> Any:
+    # alembic's Config takes sys.stdout as it was when alembic was imported (a default argument): imported on first
+    # use, that may be a stream a test runner replaced and closed since, so each command prints to today's.
+    config.stdout = sys.stdout
+    return config
+
+
+def _bind_migrate(app: Flask) -> None:
+    _migrate().init_app(app, DB, directory=app.config["DB_MIGRATION_DIR"], **_MIGRATE_OPTIONS)
+
+
+class _PendingMigrate:
+    """``app.extensions["migrate"]`` before Flask-Migrate is imported: what migration scripts read of it.
+
+    It has the attributes of Flask-Migrate's own record (``db``, ``directory``, ``configure_args``, ``metadata``);
+    reading ``migrate``, as Flask-Migrate's functions do (in an app context), binds ``MIGRATE`` to the current app,
+    which replaces this stand-in with Flask-Migrate's record.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self.db = DB
+        self.directory = str(directory)
+        self.configure_args = dict(_MIGRATE_OPTIONS)
+
+    @property
+    def metadata(self) -> Any:
+        return self.db.metadata
+
+    @property
+    def migrate(self) -> Migrate:
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        _bind_migrate(app)
+        return _migrate()
+
+
+class _MigrateCommands(click.Group):
+    """``flask db``: Flask-Migrate's command group, imported when a command line or help text goes into it.
+
+    Click runs a subcommand through the context it makes (``Group.invoke`` calls ``sub_ctx.command.invoke``), so
+    handing that over to Flask-Migrate's group hands over its options, subcommands, help and completion.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("db")
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        return _commands().make_context(info_name, args, parent, **extra)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return _commands().get_short_help_str(limit)
+
+
+def _commands() -> click.Group:
+    _flask_migrate()
+    from flask_migrate.cli import db
+
+    group: click.Group = db
+    return group
