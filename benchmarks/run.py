@@ -63,7 +63,12 @@ print(elapsed, rss, imported)
 """
 _OURS = (
     "import example_petstore\nfrom flask_ligand.extensions.database import DB",
-    'example_petstore.create_app("testing", LOG_LEVEL="WARNING")',
+    # As a deployed worker starts: `prod`, whose identity provider is only contacted at the first token (upstream's
+    # key fetch is switched off below). `testing` would add the generation of its development RSA key, 20-100 ms.
+    'example_petstore.create_app("prod", SQLALCHEMY_DATABASE_URI="sqlite://", LOG_LEVEL="WARNING", '
+    'SERVICE_PUBLIC_URL="https://pets.example", SERVICE_PRIVATE_URL="https://pets.internal", '
+    'ALLOWED_ROLES=["user"], OIDC_DISCOVERY_URL="https://idp.example/.well-known/openid-configuration", '
+    'PAGINATION_CURSOR_SECRET="cold-start-" + "x" * 32)',
 )
 _UPSTREAM = (
     # Upstream's testing environment fetches an identity provider's keys at start-up; its own tests (and ours,

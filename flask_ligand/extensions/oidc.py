@@ -14,6 +14,7 @@ working; a token no cached key fits is answered with 503.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import ssl
@@ -232,9 +233,9 @@ def _make_issuer(app: Flask) -> Issuer:
     }
     discovery_url = config.get("OIDC_DISCOVERY_URL")
     if discovery_url:
-        context = ssl.create_default_context() if config.get("VERIFY_SSL_CERT", True) else _unverified_context()
+        verify = bool(config.get("VERIFY_SSL_CERT", True))
         timeout = config.get("OIDC_HTTP_TIMEOUT", 5)
-        return Issuer(lambda url: _fetch_json(url, context, timeout), discovery_url, **options)
+        return Issuer(lambda url: _fetch_json(url, _ssl_context(verify), timeout), discovery_url, **options)
 
     issuer_url = local_issuer_url(config)
     # The documents are built from the app's configuration, which does not change after create_app.
@@ -245,10 +246,14 @@ def _make_issuer(app: Flask) -> Issuer:
     )
 
 
-def _unverified_context() -> ssl.SSLContext:
+@functools.cache
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    """The TLS context of requests to the provider, made at the first one: loading the system's CA certificates takes
+    about 25 ms, which every start of a worker would otherwise pay."""
     context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     return context
 
 
