@@ -17,6 +17,7 @@ from flask_jwt_extended import create_access_token
 
 import example_petstore
 from flask_ligand.extensions.database import DB
+from flask_ligand.testing import created_app
 from tests.conftest import MIGRATIONS_DIR, HeadersFactory
 
 #: The revision that creates the pet table, before pets had a version.
@@ -38,13 +39,13 @@ def _restore_root_logger() -> Iterator[None]:
 @pytest.fixture
 def app(database_uri: str) -> Iterator[Flask]:
     """The petstore in ``testing`` on an empty database: the schema is left to the migrations."""
-    app = example_petstore.create_app(
-        "testing", SQLALCHEMY_DATABASE_URI=database_uri, DB_MIGRATION_DIR=str(MIGRATIONS_DIR)
-    )
-    yield app
-    with app.app_context():
-        DB.session.remove()
-        DB.engine.dispose()
+    with created_app(
+        example_petstore.create_app,
+        create_tables=False,
+        SQLALCHEMY_DATABASE_URI=database_uri,
+        DB_MIGRATION_DIR=str(MIGRATIONS_DIR),
+    ) as app:
+        yield app
 
 
 def flask_db(app: Flask, *args: str, exit_code: int = 0) -> Result:

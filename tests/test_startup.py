@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ import example_petstore
 import flask_ligand
 from flask_ligand.extensions import database
 from flask_ligand.extensions.database import DB
+from flask_ligand.logging import kept_logging_configuration
+from flask_ligand.testing import created_app
 from tests.conftest import MIGRATIONS_DIR, REPO_ROOT
 
 PRODUCTION = (
@@ -48,17 +49,17 @@ def unmade_migrate(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def migrated_app(unmade_migrate: None, database_uri: str) -> Iterator[Flask]:
     """The petstore in ``testing`` on an empty database, created before ``MIGRATE`` was made."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    app = example_petstore.create_app(
-        "testing", SQLALCHEMY_DATABASE_URI=database_uri, DB_MIGRATION_DIR=str(MIGRATIONS_DIR)
-    )
-    yield app
-    with app.app_context():
-        DB.session.remove()
-        DB.engine.dispose()
-    root.handlers[:] = handlers  # migrations/env.py's fileConfig points the root logger elsewhere
-    root.setLevel(level)
+    # kept_logging_configuration: migrations/env.py's fileConfig points the root logger elsewhere
+    with (
+        kept_logging_configuration(),
+        created_app(
+            example_petstore.create_app,
+            create_tables=False,
+            SQLALCHEMY_DATABASE_URI=database_uri,
+            DB_MIGRATION_DIR=str(MIGRATIONS_DIR),
+        ) as app,
+    ):
+        yield app
 
 
 def test_importing_flask_ligand_imports_no_framework() -> None:
