@@ -25,13 +25,16 @@ import flask
 import marshmallow as ma
 from flask import current_app, request
 from flask_smorest import Page
+from flask_smorest.pagination import PaginationMetadataSchema as _SmorestPaginationMetadataSchema
 from flask_smorest.pagination import PaginationMixin as _SmorestPaginationMixin
 from flask_smorest.pagination import PaginationParameters
 from flask_smorest.utils import unpack_tuple_response
 from sqlalchemy import Select, and_, false, func, inspect, or_, select, true, tuple_
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm.exc import UnmappedColumnError
 from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
+from sqlalchemy.sql.elements import ClauseElement, ColumnElement, UnaryExpression
+from sqlalchemy.sql.expression import Executable
 
 from flask_ligand.cursors import NO_SECRET, Cursor, cursors_enabled, decode_cursor, encode_cursor
 from flask_ligand.errors import ConfigurationError, abort
@@ -39,8 +42,9 @@ from flask_ligand.extensions.database import DB
 
 #: The largest ``page`` accepted: beyond it the row offset could overflow the database's 64-bit integers (a 500).
 _MAX_PAGE = 2**31 - 1
-#: How ``SQLCursorPage`` finds the total for ``X-Pagination``: ``exact`` runs ``COUNT(*)``, ``none`` skips it.
-COUNT_STRATEGIES = ("exact", "none")
+#: How ``SQLCursorPage`` finds the total for ``X-Pagination``: ``exact`` runs ``COUNT(*)``, ``none`` skips it,
+#: ``estimate`` takes PostgreSQL's planner estimate when it is large (see ``PAGINATION_COUNT_ESTIMATE_ABOVE``).
+COUNT_STRATEGIES = ("exact", "none", "estimate")
 #: Headers of a keyset page: documented in OpenAPI and exposed to browsers by CORS.
 LINK_HEADER = {
     "description": "RFC 8288 links to the `next` and `prev` pages (keyset cursors) and to the `first` page.",
@@ -58,12 +62,15 @@ class SQLCursorPage(Page):  # type: ignore[misc]
     """Page through a ``Model.query`` or a ``select()`` by page number, in the declared order then the primary key.
 
     The total for ``X-Pagination`` follows ``PAGINATION_COUNT``: ``exact`` counts the rows (one more query per
-    request), ``none`` leaves the totals out and only says whether a next page exists.
+    request), ``none`` leaves the totals out and only says whether a next page exists, ``estimate`` gives
+    PostgreSQL's planner estimate instead of counting when it is at least ``PAGINATION_COUNT_ESTIMATE_ABOVE``
+    (``X-Pagination`` then says ``total_is_estimate``), and counts otherwise and on other databases.
     """
 
     def __init__(self, collection: Any, page_params: PaginationParameters) -> None:
         self.sort_keys = _sort_keys(collection)
         self.has_next = False
+        self.count_is_estimate = False
         super().__init__(_ordered(collection, self.sort_keys), page_params)
 
     @property
@@ -75,9 +82,26 @@ class SQLCursorPage(Page):  # type: ignore[misc]
 
     @property
     def item_count(self) -> int | None:
-        if current_app.config.get("PAGINATION_COUNT", "exact") == "none":
+        strategy = current_app.config.get("PAGINATION_COUNT", "exact")
+        if strategy == "none":
             return None
+        if strategy == "estimate":
+            estimate = _estimate(self.collection)
+            if estimate is not None and estimate >= current_app.config.get("PAGINATION_COUNT_ESTIMATE_ABOVE", 10_000):
+                self.count_is_estimate = True
+                return estimate
         return _count(self.collection)
+
+
+class PaginationMetadataSchema(_SmorestPaginationMetadataSchema):  # type: ignore[misc]
+    """The ``X-Pagination`` header: flask-smorest's totals and neighbours, and whether the total is an estimate."""
+
+    total_is_estimate = ma.fields.Boolean(
+        metadata={
+            "description": "Present and true when `total`, `total_pages` and `last_page` come from the database's "
+            "estimate of the rows (`PAGINATION_COUNT=estimate`); `next_page` is exact."
+        }
+    )
 
 
 @dataclass
@@ -286,13 +310,15 @@ class PaginationMixin(_SmorestPaginationMixin):  # type: ignore[misc]
                     headers.update(keyset_page.headers())
                     return keyset_page.items, status, headers
                 has_next = None
+                estimated = False
                 if pager is not None:
                     offset_page = pager(result, page_params=params)
                     result = offset_page.items
                     has_next = getattr(offset_page, "has_next", None)
+                    estimated = getattr(offset_page, "count_is_estimate", False)
                     if keyset and cursors_enabled(current_app):
                         headers["Link"] = _offset_links(offset_page, result)
-                metadata = _offset_metadata(params.page, params.page_size, params.item_count, has_next)
+                metadata = _offset_metadata(params.page, params.page_size, params.item_count, has_next, estimated)
                 if metadata is not None:
                     headers[self.PAGINATION_HEADER_NAME] = json.dumps(metadata)
                 return result, status, headers
@@ -507,8 +533,54 @@ def _count(collection: Any) -> int:
     return int(unordered.count())
 
 
-def _offset_metadata(page: int, page_size: int, item_count: int | None, has_next: bool | None) -> dict[str, int] | None:
-    """``X-Pagination``: upstream's totals and neighbours, or only the neighbours when the total was not counted."""
+def _estimate(collection: Any) -> int | None:
+    """PostgreSQL's planner estimate of the rows of ``collection`` (``EXPLAIN``, no rows read); ``None`` elsewhere."""
+    unordered = collection.order_by(None)
+    statement = unordered if isinstance(unordered, Select) else unordered.statement
+    if DB.session.get_bind(clause=statement).dialect.name != "postgresql":
+        return None
+    plan = DB.session.scalar(_Explain(statement))
+    if isinstance(plan, str | bytes):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON)`` of a statement, with its parameters bound as the statement's own would be."""
+
+    inherit_cache = False  # a wrapper: caching it would need a cache key of its own for little gain
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+
+
+@compiles(_Explain, "postgresql")
+def _compile_explain(element: _Explain, compiler: Any, **kwargs: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + str(compiler.process(element.statement, **kwargs))
+
+
+def _offset_metadata(
+    page: int, page_size: int, item_count: int | None, has_next: bool | None, estimated: bool = False
+) -> dict[str, int | bool] | None:
+    """``X-Pagination``: upstream's totals and neighbours, or only the neighbours when the total was not counted.
+
+    With an estimated total, the last page may be off: ``next_page`` then follows the rows actually found.
+    """
+    if estimated:
+        last_page = max((item_count or 0) - 1, 0) // page_size + 1
+        metadata: dict[str, int | bool] = {
+            "total": item_count or 0,
+            "total_pages": last_page,
+            "first_page": 1,
+            "last_page": last_page,
+            "page": page,
+            "total_is_estimate": True,
+        }
+        if page > 1:
+            metadata["previous_page"] = page - 1
+        if has_next:
+            metadata["next_page"] = page + 1
+        return metadata
     if item_count is None:
         if has_next is None:
             return None

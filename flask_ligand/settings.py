@@ -100,6 +100,7 @@ ENV_SETTINGS: Mapping[str, Callable[[str, str], Any]] = {
     "PAGINATION_DEFAULT_PAGE_SIZE": _as_int,
     "PAGINATION_MAX_PAGE_SIZE": _as_int,
     "PAGINATION_COUNT": _as_str,
+    "PAGINATION_COUNT_ESTIMATE_ABOVE": _as_int,
     "PAGINATION_CURSOR_SECRET": _as_str,
     "CORS_ORIGINS": _as_list,
     "CORS_METHODS": _as_list,
@@ -145,6 +146,7 @@ _COMMON_DEFAULTS: Mapping[str, Any] = {
     "PAGINATION_DEFAULT_PAGE_SIZE": 10,
     "PAGINATION_MAX_PAGE_SIZE": 100,
     "PAGINATION_COUNT": "exact",
+    "PAGINATION_COUNT_ESTIMATE_ABOVE": 10_000,
     "PAGINATION_CURSOR_SECRET": None,
     # flask-jwt-extended: bearer tokens in the Authorization header, verified with RS256 only.
     "JWT_TOKEN_LOCATION": ["headers"],

@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any
 import marshmallow as ma
 from apispec import BasePlugin
 from flask import Response, current_app, request
-from flask_smorest.pagination import PaginationMetadataSchema
 from werkzeug.routing import UUIDConverter
 
 from flask_ligand.errors import PROBLEM_JSON, ConfigurationError, ProblemDetailsSchema
-from flask_ligand.pagination import CursorField, PageSize
+from flask_ligand.pagination import CursorField, PageSize, PaginationMetadataSchema
 
 if TYPE_CHECKING:
     from flask import Flask

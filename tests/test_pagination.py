@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from example_petstore.models import Pet
 from example_petstore.schemas import PetSchema
 from flask_ligand.extensions.api import Blueprint, SQLCursorPage
 from flask_ligand.extensions.database import DB
+from flask_ligand.testing import created_app
 
 AddPets = Callable[..., list[str]]
 AppFactory = Callable[..., Flask]
@@ -342,8 +344,30 @@ def test_count_none_leaves_totals_out_of_x_pagination(
     assert len(response.json) == (10 if page < 3 else 5)
 
 
+def test_count_estimate_counts_exactly_on_sqlite(tmp_path: Path) -> None:
+    """SQLite has no planner estimate to offer: ``PAGINATION_COUNT=estimate`` counts, and says nothing of estimates."""
+    with created_app(
+        example_petstore.create_app,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'estimate.sqlite'}",
+        PAGINATION_COUNT="estimate",
+        PAGINATION_COUNT_ESTIMATE_ABOVE=0,
+    ) as app:
+        _add_pets(app, [f"Pet {number}" for number in range(12)])
+
+        response = app.test_client().get("/pets/", query_string={"page": 1, "page_size": 10})
+
+    assert _pagination(response) == {
+        "total": 12,
+        "total_pages": 2,
+        "first_page": 1,
+        "last_page": 2,
+        "page": 1,
+        "next_page": 2,
+    }
+
+
 def test_unknown_count_strategy_refuses_to_start() -> None:
-    """A ``PAGINATION_COUNT`` other than ``exact`` or ``none`` stops the app at start-up, naming the setting."""
+    """A ``PAGINATION_COUNT`` other than ``exact``, ``none`` or ``estimate`` stops the app at start-up, naming it."""
     with pytest.raises(flask_ligand.ConfigurationError, match="PAGINATION_COUNT"):
         example_petstore.create_app("testing", PAGINATION_COUNT="guess")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,8 +15,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import example_petstore
 import flask_ligand
+from example_petstore.models import Pet
 from flask_ligand import Blueprint
 from flask_ligand.extensions.database import DB
+from flask_ligand.testing import created_app
 from tests import pg
 
 
@@ -110,3 +113,90 @@ def test_url_of_a_driver_that_is_not_installed_is_a_configuration_error() -> Non
     """A database URL whose driver is missing stops create_app with a RuntimeError naming the setting and driver."""
     with pytest.raises(RuntimeError, match="SQLALCHEMY_DATABASE_URI.*'postgresql\\+pg8000'.*'pg8000' is not installed"):
         example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI="postgresql+pg8000://u@127.0.0.1:1/db")
+
+
+@pytest.fixture
+def estimating_app(postgresql_uri: str) -> Iterator[Flask]:
+    """The petstore counting with ``PAGINATION_COUNT=estimate`` and 25 analysed pets, estimating any total."""
+    with created_app(
+        example_petstore.create_app,
+        SQLALCHEMY_DATABASE_URI=postgresql_uri,
+        PAGINATION_COUNT="estimate",
+        PAGINATION_COUNT_ESTIMATE_ABOVE=0,
+    ) as app:
+        with app.app_context():
+            DB.session.add_all([Pet(name=f"Pet {number}") for number in range(25)])
+            DB.session.commit()
+            DB.session.execute(sa.text("ANALYZE pet"))
+            DB.session.commit()
+        yield app
+
+
+def statements_of(app: Flask, path: str) -> tuple[Any, list[str]]:
+    """GET ``path`` and return the response with the SQL statements it ran."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        engine = DB.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = app.test_client().get(path)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return response, statements
+
+
+def test_count_estimate_gives_the_planners_total_without_counting(estimating_app: Flask) -> None:
+    """``PAGINATION_COUNT=estimate`` takes the total from ``EXPLAIN``, says so, and runs no ``COUNT(*)``."""
+    response, statements = statements_of(estimating_app, "/pets/?page=2&page_size=10")
+
+    assert response.status_code == 200
+    assert json.loads(response.headers["X-Pagination"]) == {
+        "total": 25,
+        "total_pages": 3,
+        "first_page": 1,
+        "last_page": 3,
+        "page": 2,
+        "previous_page": 1,
+        "next_page": 3,
+        "total_is_estimate": True,
+    }
+    assert any(statement.startswith("EXPLAIN (FORMAT JSON) SELECT") for statement in statements)
+    assert not any("count(" in statement.lower() for statement in statements)
+
+
+def test_count_estimate_of_a_filtered_list_binds_its_filters(estimating_app: Flask) -> None:
+    """A filtered list is estimated with its filter's parameters, and ``next_page`` follows the rows found."""
+    response = estimating_app.test_client().get("/pets/", query_string={"name": "Pet 7", "page_size": 10})
+
+    assert response.status_code == 200
+    assert [pet["name"] for pet in response.json] == ["Pet 7"]
+    pagination = json.loads(response.headers["X-Pagination"])
+    assert pagination["total_is_estimate"] is True
+    assert pagination["page"] == 1
+    assert "next_page" not in pagination
+
+
+def test_count_estimate_below_the_threshold_counts_exactly(postgresql_uri: str) -> None:
+    """An estimate under ``PAGINATION_COUNT_ESTIMATE_ABOVE`` is replaced by an exact count, without the flag."""
+    with created_app(
+        example_petstore.create_app, SQLALCHEMY_DATABASE_URI=postgresql_uri, PAGINATION_COUNT="estimate"
+    ) as app:
+        with app.app_context():
+            DB.session.add_all([Pet(name=f"Pet {number}") for number in range(12)])
+            DB.session.commit()
+
+        response, statements = statements_of(app, "/pets/?page=1&page_size=10")
+
+    assert json.loads(response.headers["X-Pagination"]) == {
+        "total": 12,
+        "total_pages": 2,
+        "first_page": 1,
+        "last_page": 2,
+        "page": 1,
+        "next_page": 2,
+    }
+    assert any("count(" in statement.lower() for statement in statements)

@@ -269,11 +269,12 @@ def test_conditional_operations_document_their_etag_headers(spec: dict[str, Any]
 
 
 def test_pagination_header_is_documented_as_json_with_its_schema(spec: dict[str, Any]) -> None:
-    """X-Pagination is a JSON header whose schema lists the page metadata."""
+    """X-Pagination is a JSON header whose schema lists the page metadata, and whether its total is an estimate."""
     header = _resolve(spec, spec["paths"][PETS]["get"]["responses"]["200"]["headers"]["X-Pagination"])
     schema = _resolve(spec, header["content"]["application/json"]["schema"])
 
     assert {"total", "total_pages", "page", "first_page", "last_page"} <= set(schema["properties"])
+    assert schema["properties"]["total_is_estimate"]["type"] == "boolean"
 
 
 @pytest.mark.parametrize(("settings", "maximum"), [({}, 100), ({"PAGINATION_MAX_PAGE_SIZE": 25}, 25)])
