@@ -8,6 +8,7 @@ the import of the whole framework.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.11.0.dev0"
@@ -69,6 +70,10 @@ _EXPORTS = {
 }
 
 
+#: ``from flask_ligand import *`` gives the public names, as when they were imported eagerly.
+__all__ = list(_EXPORTS)
+
+
 def __dir__() -> list[str]:
     return sorted({*globals(), *_EXPORTS})
 
@@ -76,13 +81,19 @@ def __dir__() -> list[str]:
 def _import_public_name(name: str) -> Any:
     """Import a public name's module on first access and keep the name here (the module's ``__getattr__``).
 
+    A submodule asked for by attribute (``flask_ligand.extensions`` after a bare ``import flask_ligand``) is
+    imported, as ``from flask_ligand import clientgen`` would.
+
     Raises:
-        AttributeError: No such public name.
+        AttributeError: No such public name or subpackage.
     """
     module = _EXPORTS.get(name)
-    if module is None:
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import pkgutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -165,3 +166,35 @@ def test_lazy_names_are_the_typed_reexports() -> None:
 
     assert typed == flask_ligand._EXPORTS
     assert set(typed) <= set(dir(flask_ligand))
+
+
+MODULES = sorted(
+    module.name
+    for module in pkgutil.walk_packages(flask_ligand.__path__, "flask_ligand.")
+    if module.name != "flask_ligand.__main__"
+)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_each_module_imports_first_in_a_fresh_interpreter(module: str) -> None:
+    """Whichever module a program imports first (``from flask_ligand.schemas import ...``), it imports: no cycle."""
+    run_python(f"import {module}")
+
+
+def test_subpackage_resolves_by_attribute_after_a_bare_import() -> None:
+    """``import flask_ligand`` then ``flask_ligand.extensions`` gives the subpackage, as the eager imports did."""
+    result = run_python("import flask_ligand\nprint(flask_ligand.extensions.__name__)")
+
+    assert result.stdout.strip() == "flask_ligand.extensions"
+
+
+def test_star_import_gives_every_public_name() -> None:
+    """``from flask_ligand import *`` binds each re-exported name, as the eager imports did."""
+    result = run_python("from flask_ligand import *\nprint(create_app.__module__, DB.__class__.__name__, Blueprint)")
+
+    assert result.stdout.split()[:2] == ["flask_ligand.app", "SQLAlchemy"]
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    """A name that is neither public nor a subpackage raises ``AttributeError``, so ``hasattr`` stays truthful."""
+    assert not hasattr(flask_ligand, "no_such_name")

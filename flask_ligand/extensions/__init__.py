@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask_ligand.extensions import database, jwt
-from flask_ligand.extensions.api import Api
-
 if TYPE_CHECKING:
     from flask import Flask
+
+    from flask_ligand.extensions.api import Api
 
 
 def create_api(app: Flask, offline: bool = False) -> Api:
@@ -17,6 +16,11 @@ def create_api(app: Flask, offline: bool = False) -> Api:
     The extensions' ``init_app`` are looked up on their modules at call time, so a test suite may replace
     ``flask_ligand.extensions.jwt.init_app`` (upstream's documented way to skip the identity provider).
     """
+    # Imported here: the modules of this package import each other's siblings, and whichever one a program
+    # imports first must not find this package half-initialised.
+    from flask_ligand.extensions import database, jwt
+    from flask_ligand.extensions.api import Api
+
     api = Api(app)
     if not offline:
         for extension in (database, jwt):
