@@ -233,8 +233,9 @@ class _Redactor:
         Raises:
             ValueError: ``raw`` is not JSON.
         """
-        parsed = json.loads(raw)
-        text = raw.decode("utf-8", "replace")
+        # Decoded as json.loads decodes bytes (UTF-8, 16 or 32): the scan must read the text the parser reads.
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        parsed = json.loads(text)
         lowered = text.lower()
         # An escape sequence could spell a key or a token the scan cannot see: such a body is walked.
         if (

@@ -323,3 +323,19 @@ def test_request_lines_below_the_log_level_are_not_written(tmp_path: Path, capsy
 
     lines = log_lines(capsys)
     assert [line["event"] for line in lines if line.get("request_id")] == ["Exception on /boom [GET]"]
+
+
+def test_secret_in_a_utf16_body_is_redacted(
+    client: FlaskClient, auth_headers: HeadersFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A JSON body sent in UTF-16, which JSON parsers accept, has its sensitive values redacted too."""
+    data = json.dumps({"name": "Rex", "owner": {"password": "hunter2-utf16"}}).encode("utf-16")
+
+    client.post("/pets/", data=data, headers=auth_headers("user", **{"Content-Type": "application/json"}))
+
+    output = capsys.readouterr().err
+    assert "hunter2-utf16" not in output
+    (started,) = request_lines(
+        [json.loads(line) for line in output.splitlines() if line.startswith("{")], "request started"
+    )
+    assert started["body"]["owner"] == {"password": REDACTED}
