@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +26,7 @@ from example_petstore.models import Pet
 from example_petstore.schemas import PetSchema
 from flask_ligand.extensions.api import Blueprint, KeysetPage, Schema, SQLCursorPage
 from flask_ligand.extensions.database import DB
+from flask_ligand.testing import created_app
 
 AppFactory = Callable[..., Flask]
 
@@ -67,10 +69,8 @@ def _sorted_pets() -> Select[tuple[Pet]]:
     return select(Pet).order_by(*(SORTS[term] for term in request.args.get("sort", "name").split(",")))
 
 
-def _make_app(database_uri: str, **settings: Any) -> Flask:
-    app, api = flask_ligand.create_app(
-        __name__, "testing", "Keyset", "1.0.0", SQLALCHEMY_DATABASE_URI=database_uri, **settings
-    )
+def _make_app(environment: str, **settings: Any) -> Flask:
+    app, api = flask_ligand.create_app(__name__, environment, "Keyset", "1.0.0", **settings)
     api.register_blueprint(keyset_pets.BLP)
     blp = Blueprint("Keyset", __name__, url_prefix="/keyset")
 
@@ -109,26 +109,19 @@ def _make_app(database_uri: str, **settings: Any) -> Flask:
 
     api.register_blueprint(blp)
     with app.app_context():
-        DB.create_all()
-        _Base.metadata.create_all(DB.engine)
+        _Base.metadata.create_all(DB.engine)  # created_app creates DB.metadata's tables
     return app
 
 
 @pytest.fixture
 def make_app(database_uri: str) -> Iterator[AppFactory]:
     """Build apps with the keyset test views on this test's database, and dispose of their engines afterwards."""
-    apps: list[Flask] = []
+    with ExitStack() as apps:
 
-    def make(**settings: Any) -> Flask:
-        app = _make_app(database_uri, **settings)
-        apps.append(app)
-        return app
+        def make(**settings: Any) -> Flask:
+            return apps.enter_context(created_app(_make_app, SQLALCHEMY_DATABASE_URI=database_uri, **settings))
 
-    yield make
-    for app in apps:
-        with app.app_context():
-            DB.session.remove()
-            DB.engine.dispose()
+        yield make
 
 
 @pytest.fixture

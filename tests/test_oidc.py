@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -159,28 +161,21 @@ def provider() -> Iterator[Provider]:
 @pytest.fixture
 def make_prod_app(provider: Provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppFactory]:
     """Build the petstore in ``prod`` from environment variables, trusting ``provider``; keywords override them."""
-    apps: list[Flask] = []
+    numbers = itertools.count()
+    with ExitStack() as apps:
 
-    def make(**settings: Any) -> Flask:
-        with monkeypatch.context() as environment:
-            variables = {
-                **PROD_SETTINGS,
-                "OIDC_DISCOVERY_URL": provider.discovery_url,
-                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / f'petstore-{len(apps)}.sqlite'}",
-            }
-            for key, value in variables.items():
-                environment.setenv(key, value)
-            app = example_petstore.create_app("prod", **settings)
-        with app.app_context():
-            DB.create_all()
-        apps.append(app)
-        return app
+        def make(**settings: Any) -> Flask:
+            with monkeypatch.context() as environment:
+                variables = {
+                    **PROD_SETTINGS,
+                    "OIDC_DISCOVERY_URL": provider.discovery_url,
+                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / f'petstore-{next(numbers)}.sqlite'}",
+                }
+                for key, value in variables.items():
+                    environment.setenv(key, value)
+                return apps.enter_context(created_app(example_petstore.create_app, "prod", **settings))
 
-    yield make
-    for app in apps:
-        with app.app_context():
-            DB.session.remove()
-            DB.engine.dispose()
+        yield make
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +28,14 @@ AppFactory = Callable[..., Flask]
 @pytest.fixture
 def make_app(database_uri: str) -> Iterator[AppFactory]:
     """Build petstores on this test's database with extra settings, and dispose of their engines afterwards."""
-    apps: list[Flask] = []
+    with ExitStack() as apps:
 
-    def make(**settings: Any) -> Flask:
-        app = example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=database_uri, **settings)
-        with app.app_context():
-            DB.create_all()
-        apps.append(app)
-        return app
+        def make(**settings: Any) -> Flask:
+            return apps.enter_context(
+                created_app(example_petstore.create_app, SQLALCHEMY_DATABASE_URI=database_uri, **settings)
+            )
 
-    yield make
-    for app in apps:
-        with app.app_context():
-            DB.session.remove()
-            DB.engine.dispose()
+        yield make
 
 
 def _add_pets(app: Flask, names: list[str]) -> list[str]:
