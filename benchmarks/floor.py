@@ -35,7 +35,7 @@ with engine.connect() as _connection:
         )
     ]
 _SELECT = "SELECT " + ", ".join(f"pet.{name}" for name in _COLUMNS) + " FROM pet"
-_COUNT = text(f"SELECT count(*) AS count_1 FROM ({_SELECT}) AS anon_1")
+_COUNT = text("SELECT count(*) AS count_1 FROM pet")
 _PAGE = text(f"{_SELECT} ORDER BY pet.id LIMIT :limit OFFSET :offset")
 _AFTER = text(f"{_SELECT} WHERE pet.id > :id ORDER BY pet.id LIMIT :limit")
 _ONE = text(f"{_SELECT} WHERE pet.id = :id")

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -443,7 +443,7 @@ def _count_field() -> ma.fields.Boolean:
     )
 
 
-def _sort_keys(collection: Any) -> list[_SortKey] | None:
+def _sort_keys(collection: Any) -> tuple[_SortKey, ...] | None:
     """The declared sort of a one-model query then its primary key; ``None`` when it cannot be analysed."""
     descriptions = getattr(collection, "column_descriptions", None)
     entity = descriptions[0].get("entity") if descriptions and len(descriptions) == 1 else None
@@ -463,7 +463,7 @@ def _sort_keys(collection: Any) -> list[_SortKey] | None:
             if key is None:  # pragma: no cover - a mapped primary key is always a mapped column
                 return None
             keys.append(key)
-    return keys
+    return tuple(keys)
 
 
 def _sort_key(mapper: Any, clause: Any) -> _SortKey | None:
@@ -489,7 +489,7 @@ def _sort_key(mapper: Any, clause: Any) -> _SortKey | None:
     )
 
 
-def _ordered(collection: Any, keys: list[_SortKey] | None, reverse: bool = False) -> Any:
+def _ordered(collection: Any, keys: Sequence[_SortKey] | None, reverse: bool = False) -> Any:
     if keys is None:
         return _with_primary_key_order(collection)
     return collection.order_by(None).order_by(*(key.order(reverse) for key in keys))
@@ -504,7 +504,7 @@ def _with_primary_key_order(collection: Any) -> Any:
     return collection.order_by(*mapper.primary_key)
 
 
-def _after(keys: list[_SortKey], values: list[Any], reverse: bool) -> ColumnElement[bool]:
+def _after(keys: Sequence[_SortKey], values: list[Any], reverse: bool) -> ColumnElement[bool]:
     """Rows strictly after ``values`` in the sort order (before them when ``reverse``)."""
     if len(keys) == 1:
         return keys[0].after(values[0], reverse)
@@ -528,9 +528,34 @@ def _fetch(query: Any) -> list[Any]:
 
 def _count(collection: Any) -> int:
     unordered = collection.order_by(None)
-    if isinstance(unordered, Select):
-        return int(DB.session.scalar(select(func.count()).select_from(unordered.subquery())) or 0)
-    return int(unordered.count())
+    statement = unordered if isinstance(unordered, Select) else unordered.statement
+    if _countable_in_place(statement):
+        # SELECT count(*) FROM <the query's FROM and WHERE>: cheaper to build, compile and run than a subquery.
+        counted = statement.with_only_columns(func.count(), maintain_column_froms=True)
+    elif isinstance(unordered, Select):
+        counted = select(func.count()).select_from(unordered.subquery())
+    else:
+        return int(unordered.count())
+    return int(DB.session.scalar(counted) or 0)
+
+
+def _countable_in_place(statement: Select[Any]) -> bool:
+    """Whether replacing the columns of ``statement`` by ``count(*)`` counts its rows.
+
+    Not with anything that makes the rows depend on the columns (``DISTINCT``, ``GROUP BY``), bounds them (``LIMIT``),
+    or that the ORM adds to the ``FROM`` (joins and loader options): those are counted around a subquery.
+    """
+    return not (
+        statement._distinct  # noqa: SLF001 - SQLAlchemy has no public accessor for these parts of a Select
+        or statement._group_by_clauses  # noqa: SLF001
+        or statement._having_criteria  # noqa: SLF001
+        or statement._limit_clause is not None  # noqa: SLF001
+        or statement._offset_clause is not None  # noqa: SLF001
+        or statement._fetch_clause is not None  # noqa: SLF001
+        or statement._setup_joins  # noqa: SLF001
+        or statement._with_options  # noqa: SLF001
+        or statement._for_update_arg is not None  # noqa: SLF001
+    )
 
 
 def _estimate(collection: Any) -> int | None:
@@ -629,10 +654,11 @@ def _link_header(links: dict[str, str]) -> str:
     return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items())
 
 
-def _cursor_of(keys: Sequence[_SortKey], item: Any, direction: Literal["next", "prev"]) -> str:
+def _cursor_of(keys: tuple[_SortKey, ...], item: Any, direction: Literal["next", "prev"]) -> str:
     return encode_cursor(_fingerprint(keys), [getattr(item, key.attribute) for key in keys], direction)
 
 
-def _fingerprint(keys: Sequence[_SortKey]) -> str:
+@lru_cache(maxsize=256)
+def _fingerprint(keys: tuple[_SortKey, ...]) -> str:
     terms = ",".join(f"{key.expression}:{key.descending:d}{key.nulls_last:d}" for key in keys)
     return hashlib.sha256(terms.encode()).hexdigest()[:12]

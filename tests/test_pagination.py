@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Select, select
+from sqlalchemy import Select, event, select
 
 import example_petstore
 import flask_ligand
@@ -258,6 +258,13 @@ def select_app(database_uri: str) -> Iterator[Flask]:
     def list_names() -> Select[tuple[Pet]]:
         return select(Pet).where(Pet.name != "Hidden").order_by(Pet.name)
 
+    @blp.route("/grouped")
+    @blp.response(200, PetSchema(many=True))
+    @blp.paginate(SQLCursorPage)
+    def list_grouped() -> Select[tuple[Pet]]:
+        # Each group is one pet: replacing the columns by count(*) would count a group's rows, not the groups.
+        return select(Pet).group_by(Pet.id).order_by(Pet.name)
+
     api.register_blueprint(blp)
     with app.app_context():
         DB.create_all()
@@ -315,6 +322,37 @@ def test_select_with_a_filter_counts_only_matching_rows(select_app: Flask) -> No
 
     assert _pagination(response)["total"] == 2
     assert [pet["name"] for pet in response.json] == ["Shown", "Shown"]
+
+
+def test_count_is_one_query_without_a_subquery(client: FlaskClient, app: Flask, add_pets: AddPets) -> None:
+    """A plain filtered query is counted as ``SELECT count(*) FROM pet WHERE ...``, not around a subquery."""
+    add_pets(names=["Rex", "Rex", "Tom"])
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        event.listen(DB.engine, "before_cursor_execute", record)
+        try:
+            response = client.get("/pets/", query_string={"name": "Rex"})
+        finally:
+            event.remove(DB.engine, "before_cursor_execute", record)
+
+    counts = [statement for statement in statements if "count(*)" in statement]
+    assert _pagination(response)["total"] == 2
+    assert len(counts) == 1
+    assert "FROM pet" in counts[0] and "WHERE pet.name" in counts[0] and "(SELECT" not in counts[0]
+
+
+def test_grouped_select_is_counted_by_its_groups(select_app: Flask) -> None:
+    """A ``select()`` with ``GROUP BY`` is counted around a subquery: the total is its number of rows."""
+    _add_pets(select_app, ["A", "B", "B", "C"])
+
+    response = select_app.test_client().get("/select-pets/grouped", query_string={"page_size": 3})
+
+    assert _pagination(response)["total"] == 4
+    assert [pet["name"] for pet in response.json] == ["A", "B", "B"]
 
 
 @pytest.mark.parametrize(
