@@ -546,15 +546,16 @@ def _countable_in_place(statement: Select[Any]) -> bool:
     or that the ORM adds to the ``FROM`` (joins and loader options): those are counted around a subquery.
     """
     return not (
-        statement._distinct  # noqa: SLF001 - SQLAlchemy has no public accessor for these parts of a Select
-        or statement._group_by_clauses  # noqa: SLF001
-        or statement._having_criteria  # noqa: SLF001
-        or statement._limit_clause is not None  # noqa: SLF001
-        or statement._offset_clause is not None  # noqa: SLF001
-        or statement._fetch_clause is not None  # noqa: SLF001
-        or statement._setup_joins  # noqa: SLF001
-        or statement._with_options  # noqa: SLF001
-        or statement._for_update_arg is not None  # noqa: SLF001
+        # SQLAlchemy has no public accessor for these parts of a Select.
+        statement._distinct
+        or statement._group_by_clauses
+        or statement._having_criteria
+        or statement._limit_clause is not None
+        or statement._offset_clause is not None
+        or statement._fetch_clause is not None
+        or statement._setup_joins
+        or statement._with_options
+        or statement._for_update_arg is not None
     )
 
 

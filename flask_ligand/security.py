@@ -35,8 +35,13 @@ def init_app(app: Flask) -> None:
 
 def _add_security_headers(response: Response) -> Response:
     config = current_app.config
+    headers = response.headers
+    # One pass over the response's headers: werkzeug's setdefault raises and catches a KeyError per missing header.
+    present = {name.lower() for name in headers.keys()}
     for name, value in config["SECURITY_HEADERS"].items():
-        response.headers.setdefault(name, value)
-    if config["SECURITY_CSP"] and response.mimetype != "text/html":
-        response.headers.setdefault("Content-Security-Policy", config["SECURITY_CSP"])
+        if name.lower() not in present:
+            headers.add(name, value)
+    csp = config["SECURITY_CSP"]
+    if csp and "content-security-policy" not in present and response.mimetype != "text/html":
+        headers.add("Content-Security-Policy", csp)
     return response

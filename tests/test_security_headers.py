@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from flask import Flask, Response
 from flask.testing import FlaskClient
 
 import example_petstore
@@ -40,6 +41,24 @@ def test_docs_page_keeps_a_policy_that_lets_it_run(client: FlaskClient) -> None:
     assert response.mimetype == "text/html"
     assert response.headers.get("Content-Security-Policy") != STRICT_CSP
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_headers_a_view_sets_itself_are_kept_once(app: Flask) -> None:
+    """A view's own framing policy and CSP win over the defaults, and no header is sent twice."""
+
+    @app.get("/embeddable")
+    def embeddable() -> Response:
+        return Response(
+            "{}",
+            mimetype="application/json",
+            headers={"X-Frame-Options": "SAMEORIGIN", "Content-Security-Policy": "frame-ancestors 'self'"},
+        )
+
+    response = app.test_client().get("/embeddable")
+
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers.getlist("Content-Security-Policy") == ["frame-ancestors 'self'"]
+    assert response.headers.getlist("X-Content-Type-Options") == ["nosniff"]
 
 
 def test_request_too_large_is_413_json_with_the_headers(client: FlaskClient, auth_headers: HeadersFactory) -> None:
