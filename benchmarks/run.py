@@ -117,6 +117,8 @@ def main() -> int:
         f"# load average before: {os.getloadavg()[0]:.2f}; wrk {options.connections} connections, "
         f"{options.duration} s per measurement; gunicorn {options.workers} workers x {options.threads} threads"
     )
+    if options.set:
+        print("# petstore settings: " + ", ".join(f"{name}={value}" for name, value in options.set.items()))
     with tempfile.TemporaryDirectory(prefix="ligand-bench-") as workdir, _database_server(options) as server_url:
         rows: list[tuple[str, int, Result, Result]] = []
         memory: dict[str, list[float]] = {}
@@ -132,7 +134,7 @@ def main() -> int:
                 "BENCH_JWT_PUBLIC_KEY": public_key,
             }
             with (
-                _gunicorn("example_petstore.app:app", env, options, workdir) as petstore,
+                _gunicorn("example_petstore.app:app", {**env, **options.set}, options, workdir) as petstore,
                 _gunicorn("benchmarks.floor:app", env, options, workdir) as floor,
             ):
                 for scenario in _scenarios(size, petstore):
@@ -159,8 +161,19 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--upstream", action="store_true", help="also measure flask-ligand 0.10.4 in a temp venv")
     parser.add_argument("--quick", action="store_true", help="1000 rows, 1 s each, cold start in this venv")
     parser.add_argument("--startup-only", action="store_true", help="only cold start and memory (no wrk, no database)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SETTING=VALUE",
+        help="a setting of the petstore, as an environment variable (repeatable), e.g. PAGINATION_COUNT=estimate",
+    )
     parser.add_argument("--wrk", default="wrk")
     options = parser.parse_args()
+    try:
+        options.set = dict(setting.split("=", 1) for setting in options.set)
+    except ValueError:
+        parser.error("--set takes SETTING=VALUE")
     if options.quick:
         options.rows, options.duration, options.repeat = "1000", 1, 1
     options.rows = [int(size) for size in options.rows.split(",")]

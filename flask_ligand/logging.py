@@ -46,6 +46,8 @@ _SECRET_IN_TEXT = re.compile(r"(?i)\bbearer\s+[\w.~+/=-]{16,}|\beyJ[\w-]*\.[\w-]
 #: A request id from a proxy is used only if it is short and made of characters safe in headers and logs.
 _VALID_REQUEST_ID = re.compile(r"[\w.:@+=/-]{1,128}")
 _LOG = structlog.stdlib.get_logger("flask_ligand.request")
+#: Marks a record whose message is a JSON line structlog's chain rendered and redacted.
+_RENDERED = "_ligand_rendered"
 #: The standard logger behind ``_LOG``, asked whether a level is enabled before a line's fields are built.
 _STDLIB_LOG = logging.getLogger("flask_ligand.request")
 
@@ -104,11 +106,11 @@ def configure_logging(
         level: The root logger's level.
         redact_keys: A value is redacted when its key contains one of these, in any case.
     """
-    global _redactor
+    global _redactor, _json_lines
     _redactor = _Redactor(tuple({key.lower() for key in redact_keys}))
+    _json_lines = log_format == "json"
     structlog.configure(
-        # Redacted before leaving structlog too, so that other handlers (pytest's, an error tracker's) see no secret.
-        processors=[*_shared_processors(), _redactor, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[*_shared_processors(), _finish],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
@@ -162,7 +164,7 @@ def build_formatter(
     else:
         raise ValueError(f"Log format '{log_format}' is unknown: use 'json' or 'console'.")
     redactor = _Redactor(tuple({key.lower() for key in redact_keys}))
-    return structlog.stdlib.ProcessorFormatter(
+    return _Formatter(
         # Records from structlog were redacted in its own chain (configure_logging); the others are redacted here.
         foreign_pre_chain=[*_shared_processors(), _gunicorn_access_fields, redactor],
         pass_foreign_args=True,  # for gunicorn's access atoms; dropped from every other record
@@ -173,6 +175,15 @@ def build_formatter(
             renderer,
         ],
     )
+
+
+class _Formatter(structlog.stdlib.ProcessorFormatter):
+    """structlog's formatter, passing through the lines structlog's chain already rendered and redacted."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, _RENDERED, False):
+            return str(record.msg)
+        return super().format(record)
 
 
 def current_request_id() -> str | None:
@@ -224,6 +235,17 @@ class _Redactor:
             return [self.value(item) for item in value]
         return value
 
+    def render_json(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> tuple[tuple[str], dict[str, Any]]:
+        """Render a structlog line as JSON, redacted; the last processor of the chain when ``LOG_FORMAT`` is json.
+
+        Most lines hold no secret, and one scan of their text proves it: only the others are walked value by value.
+        The line reaches the standard logger as its message, marked so that :class:`_Formatter` leaves it as it is.
+        """
+        line = json.dumps(event_dict, default=str)  # as structlog's JSONRenderer(default=str)
+        if self._may_hold_secret(line):
+            line = json.dumps(self(logger, name, event_dict), default=str)
+        return (line,), {"extra": {_RENDERED: True}}
+
     def json(self, raw: bytes) -> Any:
         """Parse a logged JSON body and redact it; walked only when its text may hold a secret.
 
@@ -236,19 +258,25 @@ class _Redactor:
         # Decoded as json.loads decodes bytes (UTF-8, 16 or 32): the scan must read the text the parser reads.
         text = raw.decode(json.detect_encoding(raw), "surrogatepass")
         parsed = json.loads(text)
-        lowered = text.lower()
-        # An escape sequence could spell a key or a token the scan cannot see: such a body is walked.
-        if (
-            "\\" in text
-            or any(key in lowered for key in self.keys)
-            or (("bearer" in lowered or "eyj" in lowered) and _SECRET_IN_TEXT.search(text))  # the regex is slower
-        ):
+        if self._may_hold_secret(text):
             return self.value(parsed)
         if isinstance(parsed, dict):
             return _CheckedDict(parsed)
         if isinstance(parsed, list):
             return _CheckedList(parsed)
         return parsed
+
+    def _may_hold_secret(self, text: str) -> bool:
+        """Whether JSON ``text`` may hold a value to redact: a secret key name, a token, or an escape sequence.
+
+        An escape sequence could spell a key or a token the scan cannot see, so text with one is walked.
+        """
+        lowered = text.lower()
+        return (
+            "\\" in text
+            or any(key in lowered for key in self.keys)
+            or (("bearer" in lowered or "eyj" in lowered) and _SECRET_IN_TEXT.search(text) is not None)
+        )
 
     def exception(self, _logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
         """Mask tokens in a rendered traceback, which only exists once the formatter has rendered it."""
@@ -270,6 +298,21 @@ class _Redactor:
 
 #: The redactor of structlog's chain, as last configured; request bodies are checked by it before being logged.
 _redactor = _Redactor(DEFAULT_REDACT_KEYS)
+#: Whether structlog's chain renders JSON lines (``LOG_FORMAT=json``), as last configured.
+_json_lines = True
+
+
+def _finish(logger: WrappedLogger, name: str, event_dict: EventDict) -> Any:
+    """The last processor of structlog's chain: redact, and render a JSON line or hand the fields to the formatter.
+
+    Redacted before leaving structlog, so that other handlers (pytest's, an error tracker's) see no secret. JSON
+    lines are rendered here, once, and the formatter passes them through (see ``_Formatter``); console lines are
+    rendered by the formatter, as records from other loggers are. It reads the configuration at each call because
+    structlog loggers keep the chain they were first used with.
+    """
+    if _json_lines:
+        return _redactor.render_json(logger, name, structlog.processors.format_exc_info(logger, name, event_dict))
+    return structlog.stdlib.ProcessorFormatter.wrap_for_formatter(logger, name, _redactor(logger, name, event_dict))
 
 
 def _shared_processors() -> list[Processor]:

@@ -16,8 +16,31 @@ def test_quick_benchmark_measures_petstore_and_floor(postgresql_cluster: pg.Clus
     """``benchmarks/run.py --quick`` prints a row per measurement with both apps' figures, and the cold start."""
     require(shutil.which("wrk") is not None, "wrk is not installed (apt-get install wrk)")
 
-    result = subprocess.run(
-        [sys.executable, "benchmarks/run.py", "--quick", "--database-url", postgresql_cluster.uri("postgres")],
+    result = _run("--quick", "--database-url", postgresql_cluster.uri("postgres"), "--set", "PAGINATION_COUNT=none")
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "# petstore settings: PAGINATION_COUNT=none" in result.stdout
+    table = [line for line in result.stdout.splitlines() if line.startswith("| ") and "1,000" in line]
+    names = {line.split("|")[1].strip() for line in table}
+    assert {"list page 1", "get by id", "keyset page 2", "create with a token"} <= names
+    assert "ERRORS" not in result.stdout
+    assert "Cold start (import + create_app)" in result.stdout
+
+
+def test_benchmark_settings_reach_the_petstore(postgresql_cluster: pg.Cluster) -> None:
+    """``--set`` configures the petstore under test: a setting it refuses stops the run before any measurement."""
+    require(shutil.which("wrk") is not None, "wrk is not installed (apt-get install wrk)")
+
+    result = _run("--quick", "--database-url", postgresql_cluster.uri("postgres"), "--set", "PAGINATION_COUNT=guess")
+
+    assert result.returncode != 0
+    assert "gunicorn exited" in result.stderr
+    assert "| list page 1" not in result.stdout
+
+
+def _run(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "benchmarks/run.py", *arguments],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -25,10 +48,3 @@ def test_quick_benchmark_measures_petstore_and_floor(postgresql_cluster: pg.Clus
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         check=False,
     )
-
-    assert result.returncode == 0, result.stderr[-3000:]
-    table = [line for line in result.stdout.splitlines() if line.startswith("| ") and "1,000" in line]
-    names = {line.split("|")[1].strip() for line in table}
-    assert {"list page 1", "get by id", "keyset page 2", "create with a token"} <= names
-    assert "ERRORS" not in result.stdout
-    assert "Cold start (import + create_app)" in result.stdout

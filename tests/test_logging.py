@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+import structlog
+from flask import Flask
 from flask.testing import FlaskClient
 
 import example_petstore
@@ -339,3 +341,37 @@ def test_secret_in_a_utf16_body_is_redacted(
         [json.loads(line) for line in output.splitlines() if line.startswith("{")], "request started"
     )
     assert started["body"]["owner"] == {"password": REDACTED}
+
+
+class _Records(logging.Handler):
+    """Keeps the messages other handlers of the root logger are given, as an error tracker's handler would see them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_structlog_lines_reach_other_handlers_rendered_and_redacted(
+    app: Flask, make_token: TokenFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A structlog line with a secret key and a failure quoting a token is one redacted JSON line, in every handler."""
+    token = make_token()
+    records = _Records()
+    logging.getLogger().addHandler(records)
+    try:
+        try:
+            raise RuntimeError(f"upstream said Bearer {token}")
+        except RuntimeError:
+            structlog.get_logger("tests.app").exception("sync failed", account={"api_key": API_KEY}, attempt=2)
+    finally:
+        logging.getLogger().removeHandler(records)
+
+    (line,) = [json.loads(line) for line in capsys.readouterr().err.splitlines() if "sync failed" in line]
+    assert [json.loads(message) for message in records.messages if "sync failed" in message] == [line]
+    assert (line["event"], line["level"], line["logger"], line["attempt"]) == ("sync failed", "error", "tests.app", 2)
+    assert line["account"] == {"api_key": REDACTED}
+    assert "RuntimeError: upstream said [REDACTED]" in line["exception"]
+    assert token not in json.dumps(records.messages) and API_KEY not in json.dumps(records.messages)
