@@ -62,6 +62,18 @@ def test_docs_page_loads_every_asset_from_the_service_itself(tmp_path: Path, pat
 
 
 @pytest.mark.parametrize("path", ["/apidocs", "/redoc"])
+def test_docs_page_path_with_a_trailing_slash_leads_to_the_page(tmp_path: Path, path: str) -> None:
+    """``/apidocs/`` redirects to ``/apidocs``, the page's one URL, instead of answering 404."""
+    client = _client(tmp_path, OPENAPI_REDOC_PATH="/redoc")
+
+    response = client.get(f"{path}/")
+
+    assert response.status_code == 308
+    assert response.headers["Location"] == path
+    assert client.get(f"{path}/", follow_redirects=True).mimetype == "text/html"
+
+
+@pytest.mark.parametrize("path", ["/apidocs", "/redoc"])
 def test_docs_page_has_no_inline_script(tmp_path: Path, path: str) -> None:
     """Every script element has a src, except the JSON data block, which a browser never runs."""
     response = _client(tmp_path, OPENAPI_REDOC_PATH="/redoc").get(path)

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, render_template, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, url_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from flask import Flask
+    from werkzeug.wrappers import Response as BaseResponse
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 #: Where the assets are served, under ``OPENAPI_URL_PREFIX``.
@@ -83,7 +84,16 @@ def register_docs(api: Any, app: Flask) -> None:
         options = {**defaults, **(config.get(f"OPENAPI_{key}_CONFIG") or {})}
         view = _page_view(api, name, spec_endpoint, f"flask_ligand/{template}", options, csp)
         blueprint.add_url_rule(_leading_slash(path), endpoint, view)
+        if not path.endswith("/"):  # "/apidocs/" typed by hand leads to the page rather than to a 404
+            blueprint.add_url_rule(f"{_leading_slash(path)}/", f"{endpoint}_slash", _redirect_to(f"{name}.{endpoint}"))
     app.register_blueprint(blueprint)
+
+
+def _redirect_to(endpoint: str) -> Callable[[], BaseResponse]:
+    def to_page() -> BaseResponse:
+        return redirect(url_for(endpoint), 308)
+
+    return to_page
 
 
 def _page_view(
