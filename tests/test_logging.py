@@ -205,6 +205,26 @@ def test_local_environment_logs_human_readable_lines(tmp_path: Path, capsys: pyt
     assert "status=200" in finished[0]
 
 
+def test_start_up_migration_logs_json_lines_like_the_service(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With ``LOG_FORMAT=json``, alembic's lines of a start-up migration are JSON lines too, in a JSON log stream."""
+    with created_app(
+        example_petstore.create_app,
+        "local",
+        create_tables=False,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'upgraded.sqlite'}",
+        DB_MIGRATION_DIR=str(MIGRATIONS_DIR),
+        LOG_FORMAT="json",
+    ):
+        pass
+
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    parsed = [json.loads(line) for line in lines]  # fails on any line that is not JSON
+    upgrades = [line for line in parsed if str(line.get("event", "")).startswith("Running upgrade")]
+    assert upgrades and all(line["logger"] == "alembic.runtime.migration" for line in upgrades)
+
+
 def test_unknown_log_format_is_refused_at_start_up() -> None:
     """A LOG_FORMAT other than json or console stops create_app, naming the setting."""
     with pytest.raises(RuntimeError, match="LOG_FORMAT"):
