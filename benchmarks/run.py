@@ -5,7 +5,7 @@ Usage (from the repository root; needs Debian's ``wrk`` and ``postgresql``, and 
     .venv/bin/python benchmarks/run.py                      # 1k / 100k / 1M rows, 10 s per measurement
     .venv/bin/python benchmarks/run.py --rows 1000 --duration 3
     .venv/bin/python benchmarks/run.py --database-url postgresql+psycopg://user@127.0.0.1:5432/postgres
-    .venv/bin/python benchmarks/run.py --upstream           # also cold start and memory of flask-ligand 0.10.4
+    .venv/bin/python benchmarks/run.py --upstream           # also flask-ligand 0.10.4: cold start, memory, CPU per request
     .venv/bin/python benchmarks/run.py --startup-only --upstream   # only cold start and memory, both versions
     .venv/bin/python benchmarks/run.py --quick              # a few seconds: proves the script works
 
@@ -19,7 +19,9 @@ petstore/floor, then checks the targets of docs/performance.md.
 Cold start and memory are measured as a service would start in production: in a temporary venv holding only
 ``pip install <this repository>[postgresql]`` (no test tools, which change what structlog imports), in fresh
 interpreters; ``--upstream`` measures flask-ligand 0.10.4 the same way, in a venv of its own. ``--quick`` measures
-this interpreter instead (building a venv takes a while), and says so.
+this interpreter instead (building a venv takes a while), and says so. Last, the CPU per request of upstream's own
+example app (``tests/upstream_app``) is measured in-process on each version, this one with and without its request
+log lines: the same code on both frameworks.
 """
 
 from __future__ import annotations
@@ -70,13 +72,43 @@ _OURS = (
     'ALLOWED_ROLES=["user"], OIDC_DISCOVERY_URL="https://idp.example/.well-known/openid-configuration", '
     'PAGINATION_CURSOR_SECRET="cold-start-" + "x" * 32)',
 )
+# Upstream's testing environment fetches an identity provider's keys at start-up; its own tests (and ours,
+# tests/test_upstream_compat.py) replace jwt.init_app to run without one.
+_UPSTREAM_NO_KEY_FETCH = "import flask_ligand.extensions.jwt as jwt\njwt.init_app = lambda app: None"
 _UPSTREAM = (
-    # Upstream's testing environment fetches an identity provider's keys at start-up; its own tests (and ours,
-    # tests/test_upstream_compat.py) replace jwt.init_app to run without one.
-    "import upstream_app\nimport flask_ligand.extensions.jwt as jwt\njwt.init_app = lambda app: None\n"
-    "from flask_ligand.extensions.database import DB",
+    f"import upstream_app\n{_UPSTREAM_NO_KEY_FETCH}\nfrom flask_ligand.extensions.database import DB",
     'upstream_app.create_app("testing", "Pet Store", "1.0.0", "pet-store")',
 )
+# Upstream's example app on SQLite with 1000 pets, through Flask's test client: CPU ms per request of list page 1
+# (20 pets) and of get by id, best of five batches after a warm-up. Records are written to /dev/null.
+_PER_REQUEST = """
+import os, sys, tempfile, time
+{setup}
+import upstream_app
+from upstream_app.models import PetModel
+from flask_ligand.extensions.database import DB
+database = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "pets.sqlite")
+settings["SQLALCHEMY_DATABASE_URI"] = database
+app = upstream_app.create_app("testing", "Pet Store", "1.0.0", "pet-store", **settings)
+with app.app_context():
+    DB.create_all()
+    DB.session.add_all([PetModel(name="Pet %d" % (number % 100), description="A pet") for number in range(1000)])
+    DB.session.commit()
+    pet_id = str(DB.session.scalars(DB.select(PetModel.id)).first())
+client = app.test_client()
+sys.stderr = open(os.devnull, "w")
+for path in ("/pets/?page=1&page_size=20", "/pets/" + pet_id):
+    assert client.get(path).status_code == 200, path
+    for _ in range(200):
+        client.get(path)
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        for _ in range(300):
+            client.get(path)
+        best = min(best, (time.process_time() - started) / 300 * 1000)
+    print(best)
+"""
 
 
 @dataclass
@@ -107,8 +139,8 @@ def main() -> int:
     options = _arguments()
     if options.startup_only:
         with tempfile.TemporaryDirectory(prefix="ligand-bench-") as workdir:
-            cold, upstream = _startups(options, workdir)
-        _print_summary([], {}, cold, upstream)
+            cold, upstream, per_request = _startups(options, workdir)
+        _print_summary([], {}, cold, upstream, per_request)
         return 0
     if shutil.which(options.wrk) is None:
         sys.exit(f"wrk not found ('{options.wrk}'): apt-get install wrk")
@@ -144,8 +176,8 @@ def main() -> int:
                     _print_row(scenario.name, size, ours, theirs)
                 memory.setdefault("petstore", []).extend(_worker_rss(petstore))
                 memory.setdefault("floor", []).extend(_worker_rss(floor))
-        cold, upstream = _startups(options, workdir)
-    _print_summary(rows, memory, cold, upstream)
+        cold, upstream, per_request = _startups(options, workdir)
+    _print_summary(rows, memory, cold, upstream, per_request)
     return 0
 
 
@@ -401,8 +433,9 @@ def _ppid(pid: int) -> int:
     return -1
 
 
-def _startups(options: argparse.Namespace, workdir: str) -> tuple[Startup, Startup | None]:
-    """Cold start and memory of this version and, with ``--upstream``, of 0.10.4, their runs taking turns.
+def _startups(options: argparse.Namespace, workdir: str) -> tuple[Startup, Startup | None, list[PerRequest]]:
+    """Cold start and memory of this version and, with ``--upstream``, of 0.10.4, their runs taking turns; then the
+    CPU per request of upstream's example app on each version (see ``_per_request``).
 
     On a shared machine the load drifts; alternating the fresh interpreters exposes both versions to the same drift.
     """
@@ -421,7 +454,46 @@ def _startups(options: argparse.Namespace, workdir: str) -> tuple[Startup, Start
         Startup(*(statistics.median(float(run[column]) for run in target_runs) for column in range(3)), target.where)
         for target, target_runs in zip(targets, runs, strict=True)
     ]
-    return startups[0], startups[1] if upstream is not None else None
+    per_request = _per_request(ours, upstream, _upstream_app_source(workdir), 1 if options.quick else 3)
+    return startups[0], startups[1] if upstream is not None else None, per_request
+
+
+@dataclass
+class PerRequest:
+    """CPU per request (ms) of upstream's example app, in-process: list page 1 (20 items) and get by id."""
+
+    label: str
+    list_ms: float
+    get_ms: float
+
+
+def _per_request(ours: _Target, upstream: _Target | None, app_source: Path, rounds: int) -> list[PerRequest]:
+    """The CPU per request of the same app, upstream's example, served by 0.10.4 and by this version.
+
+    This version runs it with the request log lines at ``INFO``, as deployed, and without them (``WARNING``): the
+    difference is what those lines cost. Each measurement is a fresh interpreter, in turns (median of ``rounds``).
+    """
+    variants = [
+        ("this version", ours, 'settings = {"LOG_FORMAT": "json", "LOG_LEVEL": "INFO"}'),
+        ("this version, request log lines off", ours, 'settings = {"LOG_FORMAT": "json", "LOG_LEVEL": "WARNING"}'),
+    ]
+    if upstream is not None:
+        variants.insert(0, ("flask-ligand 0.10.4", upstream, f"{_UPSTREAM_NO_KEY_FETCH}\nsettings = {{}}"))
+    figures: list[list[list[float]]] = [[] for _ in variants]
+    for _ in range(rounds):
+        for (_, target, setup), runs in zip(variants, figures, strict=True):
+            script = _PER_REQUEST.replace("{setup}", setup)
+            env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(app_source)}
+            run = subprocess.run(  # not from the repository, whose flask_ligand would shadow 0.10.4's
+                [target.python, "-c", script], capture_output=True, text=True, timeout=300, env=env, cwd=app_source
+            )
+            if run.returncode != 0:
+                sys.exit(f"{target.where} could not serve upstream's example app:\n{run.stderr[-2000:]}")
+            runs.append([float(value) for value in run.stdout.split()])
+    return [
+        PerRequest(label, statistics.median(run[0] for run in runs), statistics.median(run[1] for run in runs))
+        for (label, _, _), runs in zip(variants, figures, strict=True)
+    ]
 
 
 @dataclass
@@ -488,11 +560,17 @@ def _upstream(workdir: str) -> _Target | None:
     python = _venv(workdir, "upstream-venv", "flask-ligand==0.10.4")
     if python is None:
         return None
+    return _Target(python, _upstream_app_source(workdir), _UPSTREAM, "flask-ligand==0.10.4 from PyPI in a venv")
+
+
+def _upstream_app_source(workdir: str) -> Path:
+    """A folder holding ``upstream_app``, the app written as upstream's example is, importable by that name."""
     app_dir = Path(workdir, "upstream-src")
-    shutil.copytree(REPO / "tests" / "upstream_app", app_dir / "upstream_app")
-    for source in (app_dir / "upstream_app").rglob("*.py"):
-        source.write_text(source.read_text().replace("tests.upstream_app", "upstream_app"))
-    return _Target(python, app_dir, _UPSTREAM, "flask-ligand==0.10.4 from PyPI in a venv")
+    if not app_dir.exists():
+        shutil.copytree(REPO / "tests" / "upstream_app", app_dir / "upstream_app")
+        for source in (app_dir / "upstream_app").rglob("*.py"):
+            source.write_text(source.read_text().replace("tests.upstream_app", "upstream_app"))
+    return app_dir
 
 
 def _print_row(name: str, size: int, ours: Result, theirs: Result) -> None:
@@ -511,6 +589,7 @@ def _print_summary(
     memory: dict[str, list[float]],
     cold: Startup,
     upstream: Startup | None,
+    per_request: list[PerRequest],
 ) -> None:
     if rows:
         print()
@@ -554,6 +633,10 @@ def _print_summary(
         checks.append(
             (f"memory {cold.rss_mib:.0f} MiB vs upstream {upstream.rss_mib:.0f} MiB", cold.rss_mib <= upstream.rss_mib)
         )
+    if per_request:
+        print("CPU per request of upstream's example app, in-process on SQLite (list page 1 / get by id):")
+        for figure in per_request:
+            print(f"  {figure.label}: {figure.list_ms:.2f} ms / {figure.get_ms:.2f} ms")
     for text, ok in checks:
         print(f"{'PASS' if ok else 'MISS'}  {text}")
 

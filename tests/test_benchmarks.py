@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,9 @@ def test_quick_benchmark_measures_petstore_and_floor(postgresql_cluster: pg.Clus
     assert {"list page 1", "get by id", "keyset page 2", "create with a token"} <= names
     assert "ERRORS" not in result.stdout
     assert "Cold start (import + create_app)" in result.stdout
+    per_request = re.findall(r"^  (this version[^:]*): ([\d.]+) ms / ([\d.]+) ms$", result.stdout, re.MULTILINE)
+    assert [label for label, _, _ in per_request] == ["this version", "this version, request log lines off"]
+    assert all(float(list_ms) > 0 and float(get_ms) > 0 for _, list_ms, get_ms in per_request)
 
 
 def test_benchmark_settings_reach_the_petstore(postgresql_cluster: pg.Cluster) -> None:
