@@ -5,7 +5,7 @@ Usage (from the repository root; needs Debian's ``wrk`` and ``postgresql``, and 
     .venv/bin/python benchmarks/run.py                      # 1k / 100k / 1M rows, 10 s per measurement
     .venv/bin/python benchmarks/run.py --rows 1000 --duration 3
     .venv/bin/python benchmarks/run.py --database-url postgresql+psycopg://user@127.0.0.1:5432/postgres
-    .venv/bin/python benchmarks/run.py --upstream           # also flask-ligand 0.10.4: cold start, memory, CPU per request
+    .venv/bin/python benchmarks/run.py --upstream           # also 0.10.4: cold start, memory, CPU per request
     .venv/bin/python benchmarks/run.py --startup-only --upstream   # only cold start and memory, both versions
     .venv/bin/python benchmarks/run.py --quick              # a few seconds: proves the script works
 
