@@ -231,3 +231,15 @@ def test_token_puts_roles_where_the_app_reads_them(make_app: AppFactory) -> None
     assert claims["resource_access"] == {"petstore": {"roles": ["user"]}}
     assert "realm_access" not in claims
     assert created.status_code == 201, created.json
+
+
+@pytest.mark.parametrize("arguments", [["db", "upgrade"], ["db", "current", "--verbose"], ["db", "--help"]])
+def test_db_in_the_cli_environment_says_where_it_runs(make_app: AppFactory, arguments: list[str]) -> None:
+    """``cli`` sets up no database: ``flask db ...`` fails naming where to run it, not with "No such command"."""
+    app = make_app("cli")
+
+    result = app.test_cli_runner().invoke(args=arguments)
+
+    assert result.exit_code == 1
+    assert "'flask db' needs the database, which the cli environment does not set up" in result.stderr
+    assert "FLASK_ENV=prod" in result.stderr

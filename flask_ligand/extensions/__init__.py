@@ -22,7 +22,9 @@ def create_api(app: Flask, offline: bool = False) -> Api:
     from flask_ligand.extensions.api import Api
 
     api = Api(app)
-    if not offline:
+    if offline:
+        app.cli.add_command(database.offline_db_command)
+    else:
         for extension in (database, jwt):
             extension.init_app(app)
     return api

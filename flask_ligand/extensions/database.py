@@ -169,6 +169,19 @@ def init_app(app: Flask) -> None:
                 _flask_migrate().upgrade(directory=migration_dir)
 
 
+@click.command(
+    "db",
+    help="Database migrations: not in the cli environment, which sets up no database.",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []},
+)
+def offline_db_command() -> None:
+    """``flask db`` in the ``cli`` environment: say where it works instead of "No such command"."""
+    raise click.ClickException(
+        "'flask db' needs the database, which the cli environment does not set up. Run it in the environment "
+        "whose database it is: FLASK_ENV=prod (or stage) with their settings, or local."
+    )
+
+
 def _make_migrate_on_access(name: str) -> Any:
     """Make ``MIGRATE`` on first access: the module's ``__getattr__``, called for names it does not have (PEP 562).
 
