@@ -107,7 +107,7 @@ def configure_logging(
         redact_keys: A value is redacted when its key contains one of these, in any case.
     """
     global _redactor, _json_lines
-    _redactor = _Redactor(tuple({key.lower() for key in redact_keys}))
+    _redactor = _Redactor(redact_keys)
     _json_lines = log_format == "json"
     structlog.configure(
         processors=[*_shared_processors(), _finish],
@@ -163,7 +163,7 @@ def build_formatter(
         exceptions = []
     else:
         raise ValueError(f"Log format '{log_format}' is unknown: use 'json' or 'console'.")
-    redactor = _Redactor(tuple({key.lower() for key in redact_keys}))
+    redactor = _Redactor(redact_keys)
     return _Formatter(
         # Records from structlog were redacted in its own chain (configure_logging); the others are redacted here.
         foreign_pre_chain=[*_shared_processors(), _gunicorn_access_fields, redactor],
@@ -202,23 +202,15 @@ def redact(value: Any, keys: Collection[str] = DEFAULT_REDACT_KEYS) -> Any:
 
     Secrets are the values under a key containing one of ``keys``, at any depth, and bearer tokens inside any text.
     """
-    return _Redactor(tuple(key.lower() for key in keys)).value(value)
-
-
-class _CheckedDict(dict):  # type: ignore[type-arg]
-    """A JSON object already found free of secrets (see ``_Redactor.json``): the redactor does not walk it again."""
-
-
-class _CheckedList(list):  # type: ignore[type-arg]
-    """A JSON array already found free of secrets."""
+    return _Redactor(keys).value(value)
 
 
 class _Redactor:
     #: Distinct keys remembered as secret or not; the cache is emptied when full, so odd payloads cannot grow it.
     _CACHE_SIZE = 4096
 
-    def __init__(self, keys: tuple[str, ...]) -> None:
-        self.keys = keys
+    def __init__(self, keys: Collection[str]) -> None:
+        self.keys = tuple({key.lower() for key in keys})
         self._key_is_secret: dict[object, bool] = {}
 
     def __call__(self, _logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
@@ -227,8 +219,6 @@ class _Redactor:
     def value(self, value: Any) -> Any:
         if isinstance(value, str):
             return _SECRET_IN_TEXT.sub(REDACTED, value)
-        if isinstance(value, _CheckedDict | _CheckedList):
-            return value
         if isinstance(value, Mapping):
             return {key: REDACTED if self._secret(key) else self.value(item) for key, item in value.items()}
         if isinstance(value, list | tuple):
@@ -245,26 +235,6 @@ class _Redactor:
         if self._may_hold_secret(line):
             line = json.dumps(self(logger, name, event_dict), default=str)
         return (line,), {"extra": {_RENDERED: True}}
-
-    def json(self, raw: bytes) -> Any:
-        """Parse a logged JSON body and redact it; walked only when its text may hold a secret.
-
-        Most bodies contain neither a secret key nor a token: one scan of the text proves it, which costs far less
-        than visiting every value of a page of items.
-
-        Raises:
-            ValueError: ``raw`` is not JSON.
-        """
-        # Decoded as json.loads decodes bytes (UTF-8, 16 or 32): the scan must read the text the parser reads.
-        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
-        parsed = json.loads(text)
-        if self._may_hold_secret(text):
-            return self.value(parsed)
-        if isinstance(parsed, dict):
-            return _CheckedDict(parsed)
-        if isinstance(parsed, list):
-            return _CheckedList(parsed)
-        return parsed
 
     def _may_hold_secret(self, text: str) -> bool:
         """Whether JSON ``text`` may hold a value to redact: a secret key name, a token, or an escape sequence.
@@ -296,7 +266,7 @@ class _Redactor:
         return secret
 
 
-#: The redactor of structlog's chain, as last configured; request bodies are checked by it before being logged.
+#: The redactor of structlog's chain, as last configured.
 _redactor = _Redactor(DEFAULT_REDACT_KEYS)
 #: Whether structlog's chain renders JSON lines (``LOG_FORMAT=json``), as last configured.
 _json_lines = True
@@ -461,7 +431,7 @@ def _body(
     if length > limit:
         return {"body_omitted": f"{length} bytes, over the {limit} bytes logged"}
     try:
-        return {"body": _redactor.json(get_data())}
+        return {"body": json.loads(get_data())}  # redacted with the rest of the line, in structlog's chain
     except ValueError:
         return {"body_omitted": f"{length} bytes, not valid JSON"}
 

@@ -25,7 +25,12 @@ QUERY_TOKEN = "query-token-value-77"
 
 def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     """The JSON log lines written to standard error so far."""
-    return [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    return json_lines(capsys.readouterr().err)
+
+
+def json_lines(output: str) -> list[dict[str, Any]]:
+    """The JSON lines of ``output``, parsed."""
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
 def request_lines(lines: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
@@ -225,6 +230,21 @@ def test_start_up_migration_logs_json_lines_like_the_service(
     assert upgrades and all(line["logger"] == "alembic.runtime.migration" for line in upgrades)
 
 
+def test_console_lines_redact_secrets_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Human-readable lines go through the same redaction: a nested password in a body never reaches them."""
+    with created_app(
+        example_petstore.create_app,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'console.sqlite'}",
+        LOG_FORMAT="console",
+    ) as app:
+        app.test_client().post("/pets/", json={"name": "Rex", "owner": {"password": PASSWORD}})
+
+    (started,) = [line for line in capsys.readouterr().err.splitlines() if "request started" in line]
+    assert not started.startswith("{")
+    assert PASSWORD not in started
+    assert f"'password': '{REDACTED}'" in started
+
+
 def test_unknown_log_format_is_refused_at_start_up() -> None:
     """A LOG_FORMAT other than json or console stops create_app, naming the setting."""
     with pytest.raises(RuntimeError, match="LOG_FORMAT"):
@@ -299,9 +319,7 @@ def test_secret_key_spelled_with_json_escapes_is_redacted(
 
     output = capsys.readouterr().err
     assert "hunter2-escaped" not in output
-    (started,) = request_lines(
-        [json.loads(line) for line in output.splitlines() if line.startswith("{")], "request started"
-    )
+    (started,) = request_lines(json_lines(output), "request started")
     assert started["body"]["owner"] == {"password": REDACTED}
 
 
@@ -318,7 +336,7 @@ def test_token_inside_a_body_value_is_masked(
     assert response.status_code == 201
     output = capsys.readouterr().err
     assert token not in output
-    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    lines = json_lines(output)
     for line in (*request_lines(lines, "request started"), *request_lines(lines, "request finished")):
         assert line["body"]["name"] == "Rex"
         assert line["body"]["description"] == f"see {REDACTED}"
@@ -357,9 +375,7 @@ def test_secret_in_a_utf16_body_is_redacted(
 
     output = capsys.readouterr().err
     assert "hunter2-utf16" not in output
-    (started,) = request_lines(
-        [json.loads(line) for line in output.splitlines() if line.startswith("{")], "request started"
-    )
+    (started,) = request_lines(json_lines(output), "request started")
     assert started["body"]["owner"] == {"password": REDACTED}
 
 
