@@ -526,9 +526,14 @@ def _fetch(query: Any) -> list[Any]:
     return list(query)
 
 
-def _count(collection: Any) -> int:
+def _unordered(collection: Any) -> tuple[Any, Select[Any]]:
+    """``collection`` without its ``ORDER BY``, and that as a ``select()`` (a ``Model.query``'s statement)."""
     unordered = collection.order_by(None)
-    statement = unordered if isinstance(unordered, Select) else unordered.statement
+    return unordered, unordered if isinstance(unordered, Select) else unordered.statement
+
+
+def _count(collection: Any) -> int:
+    unordered, statement = _unordered(collection)
     if _countable_in_place(statement):
         # SELECT count(*) FROM <the query's FROM and WHERE>: cheaper to build, compile and run than a subquery.
         counted = statement.with_only_columns(func.count(), maintain_column_froms=True)
@@ -561,8 +566,7 @@ def _countable_in_place(statement: Select[Any]) -> bool:
 
 def _estimate(collection: Any) -> int | None:
     """PostgreSQL's planner estimate of the rows of ``collection`` (``EXPLAIN``, no rows read); ``None`` elsewhere."""
-    unordered = collection.order_by(None)
-    statement = unordered if isinstance(unordered, Select) else unordered.statement
+    _, statement = _unordered(collection)
     if DB.session.get_bind(clause=statement).dialect.name != "postgresql":
         return None
     plan = DB.session.scalar(_Explain(statement))
@@ -594,28 +598,22 @@ def _offset_metadata(
     """
     if estimated:
         last_page = max((item_count or 0) - 1, 0) // page_size + 1
-        metadata: dict[str, int | bool] = {
-            "total": item_count or 0,
-            "total_pages": last_page,
-            "first_page": 1,
-            "last_page": last_page,
-            "page": page,
-            "total_is_estimate": True,
-        }
-        if page > 1:
-            metadata["previous_page"] = page - 1
-        if has_next:
-            metadata["next_page"] = page + 1
-        return metadata
+        return _with_neighbours(
+            {
+                "total": item_count or 0,
+                "total_pages": last_page,
+                "first_page": 1,
+                "last_page": last_page,
+                "page": page,
+                "total_is_estimate": True,
+            },
+            page,
+            has_next,
+        )
     if item_count is None:
         if has_next is None:
             return None
-        metadata = {"first_page": 1, "page": page}
-        if page > 1:
-            metadata["previous_page"] = page - 1
-        if has_next:
-            metadata["next_page"] = page + 1
-        return metadata
+        return _with_neighbours({"first_page": 1, "page": page}, page, has_next)
     if item_count == 0:
         return {"total": 0, "total_pages": 0}
     last_page = (item_count - 1) // page_size + 1
@@ -626,6 +624,15 @@ def _offset_metadata(
             metadata["previous_page"] = page - 1
         if page < last_page:
             metadata["next_page"] = page + 1
+    return metadata
+
+
+def _with_neighbours(metadata: dict[str, int | bool], page: int, has_next: bool | None) -> dict[str, int | bool]:
+    """Add the previous page, and the next one when rows were found after this page (no total to compare with)."""
+    if page > 1:
+        metadata["previous_page"] = page - 1
+    if has_next:
+        metadata["next_page"] = page + 1
     return metadata
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 import marshmallow as ma
@@ -74,13 +75,14 @@ class AutoSchema(SQLAlchemyAutoSchema):  # type: ignore[type-arg]
 
     def _serialize(self, obj: Any, *, many: bool = False) -> Any:
         """marshmallow's ``_serialize``, with fewer calls per value for the common case (see ``_dump_plan``)."""
-        plan = self._dump_plan()
+        plan = self._dump_plan
         if plan is None:
             return super()._serialize(obj, many=many)
         if many and obj is not None:
             return [self._serialize_one(plan, item) for item in obj]
         return self._serialize_one(plan, obj)
 
+    @cached_property
     def _dump_plan(self) -> _DumpPlan | None:
         """The dump fields as ``(key, name, attribute, field)``, if each is read by marshmallow's default means.
 
@@ -88,11 +90,7 @@ class AutoSchema(SQLAlchemyAutoSchema):  # type: ignore[type-arg]
         ``utils.get_value``: four calls per value, a fifth of dumping a page of items. When none of them is
         overridden, ``_serialize_one`` does what they do, directly; else (``None``) marshmallow does it.
         """
-        try:
-            return self.__dict__["_ligand_dump_plan"]  # type: ignore[no-any-return]
-        except KeyError:
-            pass
-        plan: _DumpPlan | None = tuple(
+        plan: _DumpPlan = tuple(
             (field.data_key if field.data_key is not None else name, name, field.attribute or name, field)
             for name, field in self.dump_fields.items()
         )
@@ -101,12 +99,9 @@ class AutoSchema(SQLAlchemyAutoSchema):  # type: ignore[type-arg]
             and type(field).get_value is ma.fields.Field.get_value
             and field._CHECK_ATTRIBUTE
             and "." not in attribute
-            for _, _, attribute, field in plan or ()
+            for _, _, attribute, field in plan
         )
-        if not default_access:
-            plan = None
-        self.__dict__["_ligand_dump_plan"] = plan
-        return plan
+        return plan if default_access else None
 
     def _serialize_one(self, plan: _DumpPlan, obj: Any) -> Any:
         if hasattr(obj, "__getitem__"):  # a mapping or a row: marshmallow tries obj[key] before the attribute
