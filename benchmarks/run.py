@@ -483,13 +483,11 @@ def _per_request(ours: _Target, upstream: _Target | None, app_source: Path, roun
     for _ in range(rounds):
         for (_, target, setup), runs in zip(variants, figures, strict=True):
             script = _PER_REQUEST.replace("{setup}", setup)
-            env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(app_source)}
-            run = subprocess.run(  # not from the repository, whose flask_ligand would shadow 0.10.4's
-                [target.python, "-c", script], capture_output=True, text=True, timeout=300, env=env, cwd=app_source
+            # Not run from the repository, whose flask_ligand would shadow 0.10.4's.
+            output = _run_script(
+                target, script, app_source, app_source, "could not serve upstream's example app", timeout=300
             )
-            if run.returncode != 0:
-                sys.exit(f"{target.where} could not serve upstream's example app:\n{run.stderr[-2000:]}")
-            runs.append([float(value) for value in run.stdout.split()])
+            runs.append([float(value) for value in output])
     return [
         PerRequest(label, statistics.median(run[0] for run in runs), statistics.median(run[1] for run in runs))
         for (label, _, _), runs in zip(variants, figures, strict=True)
@@ -511,14 +509,25 @@ def _cold_start(target: _Target, cwd: str) -> list[str]:
         SystemExit: The app did not start.
     """
     script = _COLD_START.format(imports=target.code[0], create=target.code[1], path="/pets/")
+    return _run_script(target, script, target.path, cwd, "did not start", timeout=120)
+
+
+def _run_script(
+    target: _Target, script: str, path: Path | None, cwd: str | Path, failure: str, timeout: float
+) -> list[str]:
+    """Run ``script`` in a fresh interpreter of ``target`` with only ``path`` on PYTHONPATH; its output's words.
+
+    Raises:
+        SystemExit: The script failed; the message is ``target``'s name, ``failure`` and the end of its stderr.
+    """
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    if target.path is not None:
-        env["PYTHONPATH"] = str(target.path)
+    if path is not None:
+        env["PYTHONPATH"] = str(path)
     run = subprocess.run(
-        [target.python, "-c", script], capture_output=True, text=True, timeout=120, cwd=cwd, env=env, check=False
+        [target.python, "-c", script], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env, check=False
     )
     if run.returncode != 0:
-        sys.exit(f"{target.where} did not start:\n{run.stderr[-2000:]}")
+        sys.exit(f"{target.where} {failure}:\n{run.stderr[-2000:]}")
     return run.stdout.split()
 
 
