@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
-from collections.abc import Iterator
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
+from jwt.algorithms import RSAAlgorithm
 from werkzeug.serving import make_server
+
+#: The key id of the tokens :func:`sign_token` makes and :func:`oidc_provider` publishes.
+KID = "test-provider-key"
 
 
 def require(available: bool, reason: str) -> None:
@@ -36,3 +47,57 @@ def serve(app: Flask) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 free a moment ago, for servers that must be told their port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def get(url: str, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
+    """GET ``url``; return the status, the headers and the body, for error statuses too."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, dict(error.headers), error.read()
+
+
+@contextmanager
+def oidc_provider(signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
+    """An OpenID Connect provider on 127.0.0.1 publishing ``signing_key`` (discovery and JWKS); yield its issuer."""
+    jwk = {**RSAAlgorithm.to_jwk(signing_key.public_key(), as_dict=True), "kid": KID, "use": "sig", "alg": "RS256"}
+    app = Flask("provider")
+    base: dict[str, str] = {}
+
+    @app.get("/.well-known/openid-configuration")
+    def discovery() -> dict[str, Any]:
+        return {"issuer": base["url"], "jwks_uri": f"{base['url']}/jwks"}
+
+    @app.get("/jwks")
+    def jwks() -> dict[str, Any]:
+        return {"keys": [jwk]}
+
+    with serve(app) as url:
+        base["url"] = url
+        yield url
+
+
+def sign_token(
+    signing_key: rsa.RSAPrivateKey, issuer: str, roles: Sequence[str] = ("user",), sub: str = "tester"
+) -> str:
+    """A bearer token from :func:`oidc_provider`'s ``issuer``, valid for ten minutes, with realm ``roles``."""
+    now = int(time.time())
+    claims = {
+        "iss": issuer,
+        "sub": sub,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "realm_access": {"roles": list(roles)},
+    }
+    return jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": KID})

@@ -23,23 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Flask
-from jwt.algorithms import RSAAlgorithm
 
 import example_petstore
 from example_petstore.models import Pet
 from flask_ligand.extensions.database import DB
-from tests.servers import serve
+from tests.servers import oidc_provider, sign_token
 
 ROUNDS = 10
 CLIENTS = 20
 #: Upper bound of every wait on a server: start-up on a busy machine, and each request.
 TIMEOUT = 60
-KID = "concurrency-test-key"
 
 Gunicorn = Callable[..., str]
 
@@ -61,36 +57,14 @@ def signing_key() -> rsa.RSAPrivateKey:
 @pytest.fixture(scope="module")
 def provider(signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
     """An OpenID Connect provider on 127.0.0.1 publishing ``signing_key``; yields its issuer URL."""
-    jwk = {**RSAAlgorithm.to_jwk(signing_key.public_key(), as_dict=True), "kid": KID, "use": "sig", "alg": "RS256"}
-    app = Flask("provider")
-    base: dict[str, str] = {}
-
-    @app.get("/.well-known/openid-configuration")
-    def discovery() -> dict[str, Any]:
-        return {"issuer": base["url"], "jwks_uri": f"{base['url']}/jwks"}
-
-    @app.get("/jwks")
-    def jwks() -> dict[str, Any]:
-        return {"keys": [jwk]}
-
-    with serve(app) as url:
-        base["url"] = url
-        yield url
+    with oidc_provider(signing_key) as issuer:
+        yield issuer
 
 
 @pytest.fixture
 def token(signing_key: rsa.RSAPrivateKey, provider: str) -> str:
     """A bearer token with the ``user`` role, issued by the provider."""
-    now = int(time.time())
-    claims = {
-        "iss": provider,
-        "sub": "racer",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 600,
-        "realm_access": {"roles": ["user"]},
-    }
-    return jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": KID})
+    return sign_token(signing_key, provider, sub="racer")
 
 
 @pytest.fixture

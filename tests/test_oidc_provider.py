@@ -13,7 +13,6 @@ import hmac
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -35,7 +34,7 @@ from jwt.algorithms import RSAAlgorithm
 import example_petstore
 from flask_ligand.extensions.database import DB
 from tests.conftest import REPO_ROOT
-from tests.servers import require, serve
+from tests.servers import free_port, require, serve
 
 IDP_DIR = REPO_ROOT / "tests" / "idp"
 AUDIENCE = "https://pets.example.test"
@@ -69,13 +68,6 @@ def call(method: str, url: str, token: str | None = None, body: Any = None, **he
     return Response(status, answer_headers, json.loads(raw) if raw else None)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -90,7 +82,7 @@ class IdentityProvider:
     def __init__(self, node: str, workdir: Path) -> None:
         self.node = node
         self.workdir = workdir
-        self.port = _free_port()
+        self.port = free_port()
         self.keys: dict[str, rsa.RSAPrivateKey] = {}
         self._process: subprocess.Popen[bytes] | None = None
         self._starts = 0

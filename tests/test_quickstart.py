@@ -15,7 +15,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ import pytest
 
 from flask_ligand.settings import ENV_SETTINGS
 from tests.conftest import REPO_ROOT
+from tests.servers import free_port
 
 PAGE = REPO_ROOT / "docs" / "quickstart.md"
 EXAMPLE = REPO_ROOT / "docs" / "examples" / "quickstart"
@@ -72,7 +72,7 @@ class Session:
 
     def __init__(self, root: Path, wheelhouse: Path) -> None:
         self.cwd = root
-        self.port = _free_port()
+        self.port = free_port()
         self.server: subprocess.Popen[bytes] | None = None
         self.log_path = root / "server.log"
         self.log = self.log_path.open("wb")
@@ -233,10 +233,3 @@ def _assert_same_json(expected: Any, actual: Any) -> None:
 
 def _assigned_names(script: str) -> set[str]:
     return set(re.findall(r"^([A-Z_][A-Z0-9_]*)=", script, re.MULTILINE))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 import example_petstore
 from flask_ligand.extensions.database import DB
 from tests.conftest import REPO_ROOT
+from tests.servers import free_port, get
 
 WORKERS = 2
 _START_TIMEOUT = 60
@@ -36,22 +34,6 @@ class Gunicorn:
 
     def log_lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.log.read_text().splitlines() if line.startswith("{")]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def get(url: str, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, dict(error.headers), error.read()
 
 
 def request_counts(url: str) -> dict[tuple[str, str, str], float]:
