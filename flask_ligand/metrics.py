@@ -9,9 +9,11 @@ worker answers the scrape.
 from __future__ import annotations
 
 import hmac
+import os
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Response, current_app, g, request
@@ -45,6 +47,11 @@ def init_app(app: Flask) -> None:
     """
     if not app.config["METRICS_ENABLED"]:
         return
+    # Values shared by processes go to files there. gunicorn.conf.py makes it for a server, but a command run on its
+    # own (the release step's ``flask db upgrade`` in a fresh container) would fail on the first metric without it.
+    shared_directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if shared_directory:
+        Path(shared_directory).mkdir(parents=True, exist_ok=True)
     # Imported here, so that a service without metrics (the default in production) does not import it at start.
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 

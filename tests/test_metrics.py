@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,7 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 import example_petstore
-from tests.conftest import HeadersFactory
+from tests.conftest import REPO_ROOT, HeadersFactory
 
 
 @pytest.fixture
@@ -104,3 +107,32 @@ def test_metrics_token_protects_the_endpoint(database_uri: str) -> None:
     assert ("http_requests_total", labels(method="GET", endpoint="/metrics", status="401")) in samples(
         client, Authorization="Bearer scrape-secret"
     )
+
+
+def test_a_command_outside_gunicorn_makes_the_shared_metrics_directory(database_uri: str, tmp_path: Path) -> None:
+    """``flask db upgrade`` as a release step, where no gunicorn made ``PROMETHEUS_MULTIPROC_DIR``, still runs."""
+    shared = tmp_path / "not-made-yet" / "prometheus"
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "PROMETHEUS_MULTIPROC_DIR": str(shared),  # read by prometheus_client when imported: a process of its own
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "FLASK_APP": "example_petstore.app",
+        "FLASK_ENV": "local",
+        "DB_AUTO_UPGRADE": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "db", "upgrade"],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert shared.is_dir()
+    assert any(shared.glob("gauge_livesum_*.db"))
