@@ -5,7 +5,8 @@ subprocess with a time limit. Each client is a zip archive in a cache folder (th
 ``openapi-clients`` by default), named by a code derived from everything that shapes it: the spec with its server
 URL, the generator, its options and the generator's version. A second request for the same client is answered from
 the cache at once, a file lock keeps concurrent requests (threads or worker processes) from running the generator
-twice, and a changed spec gives a new code.
+twice, and a changed spec gives a new code. A failed generation is remembered for a minute, so that a client that
+cannot be made does not hold one worker after another running the generator; archives unused for a month are deleted.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ DOWNLOAD_ENDPOINT = "OpenAPI Client Generator.OpenApiClientDownload"
 _CODE_NAMESPACE = uuid.UUID("5b0a8f1e-2f3c-4c1e-9d3e-6c9a3f0b7d21")
 _JAR_PACKAGE = "openapi-generator-cli"
 _OUTPUT_LINES_LOGGED = 40
+#: How long requests for a client whose generation failed get that error at once, instead of running it again.
+FAILURE_MEMORY_SECONDS = 60
+#: Archives (and failure records) unused for this long are deleted when a generator runs; a code still in use is
+#: generated again when asked for.
+UNUSED_SECONDS = 30 * 24 * 3600
 _NO_JAVA = (
     "No Java runtime was found to run the OpenAPI Generator. Install Java 11 or newer so that 'java' is on PATH "
     "(e.g. 'apt-get install default-jre-headless'), or install the 'jdk' extra, 'pip install flask-ligand[jdk]', "
@@ -147,8 +153,9 @@ def ensure_archive(client: GeneratedClient) -> None:
     Raises:
         ClientGenerationError: See :func:`generate_client`; 503 also when another request held the lock too long.
     """
-    if client.archive.is_file():
+    if _in_cache(client):
         return
+    _raise_recent_failure(client)
     from filelock import FileLock  # here: a service that never generates a client never imports it
     from filelock import Timeout as LockTimeout
 
@@ -156,8 +163,17 @@ def ensure_archive(client: GeneratedClient) -> None:
     lock = FileLock(client.archive.with_suffix(".lock"), timeout=timeout + 10)
     try:
         with lock:
-            if not client.archive.is_file():
+            if _in_cache(client):
+                return
+            _raise_recent_failure(client)  # the request that held the lock may just have failed
+            try:
                 _generate(client, timeout)
+            except ClientGenerationError as error:
+                _failure_record(client).write_text(json.dumps({"message": str(error), "status": error.http_status}))
+                raise
+            finally:
+                _prune(client.archive.parent)
+            _failure_record(client).unlink(missing_ok=True)
     except LockTimeout:
         raise ClientGenerationError(
             f"Another request has been generating the {client.generator} client for too long; retry later.", 503
@@ -224,6 +240,48 @@ def find_java(configured: str | None = None) -> str:
     if found is None:
         raise ClientGenerationError(_NO_JAVA, 503)
     return found
+
+
+def _in_cache(client: GeneratedClient) -> bool:
+    """Whether ``client``'s archive is in the cache; its time is set to now, the last use :func:`_prune` goes by."""
+    try:
+        os.utime(client.archive)
+    except FileNotFoundError:
+        return False
+    except OSError:  # a read-only cache is served as it is, and never pruned
+        pass
+    return True
+
+
+def _failure_record(client: GeneratedClient) -> Path:
+    return client.archive.with_suffix(".failed")
+
+
+def _raise_recent_failure(client: GeneratedClient) -> None:
+    """Raise the error of ``client``'s generation when it failed less than ``FAILURE_MEMORY_SECONDS`` ago."""
+    record = _failure_record(client)
+    try:
+        age = time.time() - record.stat().st_mtime
+        failure = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return
+    if 0 <= age < FAILURE_MEMORY_SECONDS:
+        retry = max(1, round(FAILURE_MEMORY_SECONDS - age))
+        raise ClientGenerationError(
+            f"{failure['message']} (The last attempt failed {age:.0f} s ago; the next may run in {retry} s.)",
+            int(failure["status"]),
+        )
+
+
+def _prune(folder: Path) -> None:
+    """Delete the archives and failure records nobody asked for in ``UNUSED_SECONDS``."""
+    oldest = time.time() - UNUSED_SECONDS
+    for path in [*folder.glob("*.zip"), *folder.glob("*.failed"), *folder.glob("*.lock")]:
+        try:
+            if path.stat().st_mtime < oldest:
+                path.unlink()
+        except OSError:  # gone already, or not ours to delete: pruning never fails a generation
+            continue
 
 
 def _generate(client: GeneratedClient, timeout: float) -> None:

@@ -6,8 +6,10 @@ import importlib
 import io
 import json
 import logging
+import os
 import shutil
 import threading
+import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -22,6 +24,7 @@ from flask.testing import FlaskClient
 
 import example_petstore
 import flask_ligand
+from flask_ligand import clientgen
 from tests.servers import require, serve
 
 #: Opens URLs of 127.0.0.1 directly, whatever proxy the environment names.
@@ -229,6 +232,54 @@ def test_generator_failure_is_a_json_500(make_app: AppFactory, tmp_path: Path) -
 
     assert response.status_code == 500
     assert response.json["message"].startswith("The OpenAPI Generator failed")  # type: ignore[index]
+
+
+def test_a_failed_generation_is_answered_at_once_for_a_minute_then_tried_again(
+    make_app: AppFactory, tmp_path: Path, generator_log: Callable[[], int]
+) -> None:
+    """Requests for a client that just failed get its error without running the generator, one worker after another."""
+    cache = tmp_path / "cache"
+    service = make_app(OPENAPI_CLIENT_CACHE_DIR=str(cache), OPENAPI_GENERATOR_JAVA="false").test_client()
+
+    first = service.get("/openapi/python/")
+    again = service.get("/openapi/python/")
+    (record,) = cache.glob("*.failed")
+    aged = time.time() - clientgen.FAILURE_MEMORY_SECONDS - 1
+    os.utime(record, (aged, aged))
+    later = service.get("/openapi/python/")
+
+    assert [first.status_code, again.status_code, later.status_code] == [500, 500, 500]
+    assert again.json is not None and again.json["message"].startswith("The OpenAPI Generator failed")
+    assert "The last attempt failed" in again.json["message"]
+    assert generator_log() == 2
+
+
+def test_archives_unused_for_a_month_are_deleted_when_the_generator_runs(make_app: AppFactory, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    month_ago = time.time() - clientgen.UNUSED_SECONDS - 60
+    unused, used = cache / f"{uuid.uuid4()}.zip", cache / f"{uuid.uuid4()}.zip"
+    for path in (unused, used):
+        path.write_bytes(b"an archive")
+    os.utime(unused, (month_ago, month_ago))
+    service = make_app(OPENAPI_CLIENT_CACHE_DIR=str(cache), OPENAPI_GENERATOR_JAVA="false").test_client()
+
+    assert service.get("/openapi/typescript-axios/").status_code == 500
+
+    assert not unused.exists()
+    assert used.exists()
+
+
+def test_serving_an_archive_marks_it_used(service: FlaskClient, client_cache: Path) -> None:
+    """Pruning goes by last use, so a client still asked for is never deleted for being old."""
+    code = service.get("/openapi/python/").json["code"]  # type: ignore[index]
+    archive = client_cache / f"{code}.zip"
+    month_ago = time.time() - clientgen.UNUSED_SECONDS - 60
+    os.utime(archive, (month_ago, month_ago))
+
+    assert service.get("/openapi/python/").status_code == 200
+
+    assert archive.stat().st_mtime > time.time() - 60
 
 
 def test_generator_timeout_is_a_json_504(make_app: AppFactory, tmp_path: Path) -> None:
