@@ -56,7 +56,7 @@ def _pet(row: Any) -> dict[str, Any]:
     }
 
 
-def _json(data: Any, status: int = 200, **headers: str) -> Response:
+def _json(data: Any, status: int = 200, /, **headers: str) -> Response:
     body = json.dumps(data, separators=(",", ":"))
     response = Response(body, status, mimetype="application/json", headers=headers)
     if status == 200:

@@ -273,7 +273,9 @@ def _prepare(url: str, size: int) -> tuple[str, str]:
             )
         )
         DB.session.commit()
-        DB.session.connection().connection.driver_connection.autocommit = True  # VACUUM refuses transactions
+        driver_connection = DB.session.connection().connection.driver_connection
+        assert driver_connection is not None  # None only once the connection is closed
+        driver_connection.autocommit = True  # VACUUM refuses transactions
         DB.session.execute(text("VACUUM ANALYZE pet"))
         token = create_access_token("bench", additional_claims={"realm_access": {"roles": ["user"]}})
         public_key = str(app.config["JWT_PUBLIC_KEY"])
@@ -450,10 +452,12 @@ def _startups(options: argparse.Namespace, workdir: str) -> tuple[Startup, Start
         for _ in range(options.repeat):
             for target, target_runs in zip(targets, runs, strict=True):
                 target_runs.append(_cold_start(target, cwd))
-    startups = [
-        Startup(*(statistics.median(float(run[column]) for run in target_runs) for column in range(3)), target.where)
-        for target, target_runs in zip(targets, runs, strict=True)
-    ]
+    startups = []
+    for target, target_runs in zip(targets, runs, strict=True):
+        seconds, rss_mib, import_seconds = (
+            statistics.median(float(run[column]) for run in target_runs) for column in range(3)
+        )
+        startups.append(Startup(seconds, rss_mib, import_seconds, target.where))
     per_request = _per_request(ours, upstream, _upstream_app_source(workdir), 1 if options.quick else 3)
     return startups[0], startups[1] if upstream is not None else None, per_request
 

@@ -164,6 +164,23 @@ def assert_error(
     return body
 
 
+def json_body(response: Response) -> Any:
+    """The JSON body of ``response``, parsed: ``json_body(response)["id"]``.
+
+    Unlike ``response.json``, which is ``None`` for a body that is not JSON and so is typed ``Any | None``, it fails
+    showing the response, and is typed ``Any`` as ``json.loads`` is.
+
+    Raises:
+        AssertionError: The response is not JSON (by its ``Content-Type``) or its body does not parse.
+    """
+    if not response.is_json:
+        _fail(f"the body must be JSON, not {response.mimetype!r}", response)
+    try:
+        return response.get_json()
+    except ValueError:
+        _fail("the body is not valid JSON", response)
+
+
 def pagination(response: Response) -> dict[str, Any]:
     """The ``X-Pagination`` header of a numbered page, parsed.
 

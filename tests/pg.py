@@ -20,10 +20,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
+
+if TYPE_CHECKING:
+    from psycopg.abc import Query
 
 #: Where Debian installs each PostgreSQL version's server binaries.
 DEBIAN_BINDIRS = "/usr/lib/postgresql/*/bin"
@@ -76,7 +79,7 @@ class Cluster:
         finally:
             self.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
-    def execute(self, statement: sql.Composable | str) -> None:
+    def execute(self, statement: Query) -> None:
         """Run one statement as the superuser in the ``postgres`` database, outside a transaction."""
         conninfo = f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname=postgres connect_timeout=10"
         with psycopg.connect(conninfo, autocommit=True) as connection:

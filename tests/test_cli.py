@@ -17,6 +17,7 @@ import example_petstore
 import flask_ligand
 from example_petstore import views
 from flask_ligand.extensions.database import DB
+from flask_ligand.testing import json_body
 
 #: A package with no code of its own, so that Flask puts its instance folder in the test's ``tmp_path``.
 LOCAL_PACKAGE = "ligand_local_service"
@@ -115,7 +116,7 @@ def test_user_token_creates_and_replaces_a_pet_but_cannot_delete_it(dev_app: Fla
     etag = client.get(location).headers["ETag"]
     replaced = client.put(location, json={"name": "Max"}, headers=bearer(token, **{"If-Match": etag}))
     assert replaced.status_code == 200, replaced.json
-    assert replaced.json["name"] == "Max"
+    assert json_body(replaced)["name"] == "Max"
 
     etag = client.get(location).headers["ETag"]
     refused = client.delete(location, headers=bearer(token, **{"If-Match": etag}))
@@ -149,7 +150,7 @@ def test_admin_only_token_cannot_create_a_pet(dev_app: Flask) -> None:
     response = dev_app.test_client().post("/pets/", json={"name": "Rex"}, headers=bearer(token))
 
     assert response.status_code == 403
-    assert response.json["message"] == "This endpoint requires the user to have the 'user' role!"
+    assert json_body(response)["message"] == "This endpoint requires the user to have the 'user' role!"
 
 
 @pytest.mark.parametrize(
@@ -216,7 +217,7 @@ def test_local_app_rejects_a_token_signed_with_another_key(make_app: AppFactory)
     response = make_app("local").test_client().post("/pets/", json={"name": "Rex"}, headers=bearer(foreign_token))
 
     assert response.status_code == 401
-    assert response.json["code"] == 401
+    assert json_body(response)["code"] == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 

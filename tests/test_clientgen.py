@@ -25,6 +25,7 @@ from flask.testing import FlaskClient
 import example_petstore
 import flask_ligand
 from flask_ligand import clientgen
+from flask_ligand.testing import json_body
 from tests.servers import require, serve
 
 #: Opens URLs of 127.0.0.1 directly, whatever proxy the environment names.
@@ -82,7 +83,7 @@ def generator_log(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], int
 
 def download(service: FlaskClient, generator: str, query: str = "") -> zipfile.ZipFile:
     """Ask the endpoint for a client, follow its link and open the archive it gives."""
-    link = service.get(f"/openapi/{generator}/{query}").json["link"]  # type: ignore[index]
+    link = json_body(service.get(f"/openapi/{generator}/{query}"))["link"]
     response = service.get(link, buffered=True)
     assert response.status_code == 200, response.json
     return zipfile.ZipFile(io.BytesIO(response.data))
@@ -106,9 +107,9 @@ def test_python_endpoint_answers_a_code_and_a_link_to_this_service(service: Flas
     response = service.get("/openapi/python/")
 
     assert response.status_code == 200
-    assert set(response.json) == {"code", "link"}  # type: ignore[arg-type]
-    code = uuid.UUID(response.json["code"])  # type: ignore[index]
-    assert response.json["link"] == f"http://localhost/openapi/clients/{code}.zip"  # type: ignore[index]
+    assert set(json_body(response)) == {"code", "link"}
+    code = uuid.UUID(json_body(response)["code"])
+    assert json_body(response)["link"] == f"http://localhost/openapi/clients/{code}.zip"
 
 
 def test_python_client_is_the_named_package_at_the_api_version(service: FlaskClient) -> None:
@@ -198,7 +199,7 @@ def test_concurrent_requests_run_the_generator_once(
 
 def test_download_regenerates_a_client_missing_from_the_cache(service: FlaskClient, fresh_service: FlaskClient) -> None:
     """A link stays good on an instance whose cache lacks the archive (emptied, another replica): it is regenerated."""
-    link = service.get("/openapi/python/").json["link"]  # type: ignore[index]
+    link = json_body(service.get("/openapi/python/"))["link"]
 
     response = fresh_service.get(link, buffered=True)
 
@@ -212,8 +213,8 @@ def test_download_of_an_unknown_code_is_a_json_404(service: FlaskClient) -> None
     response = service.get(f"/openapi/clients/{uuid.uuid4()}.zip")
 
     assert response.status_code == 404
-    assert response.json["status"] == "Not Found"  # type: ignore[index]
-    assert "/openapi/python/" in response.json["message"]  # type: ignore[index]
+    assert json_body(response)["status"] == "Not Found"
+    assert "/openapi/python/" in json_body(response)["message"]
 
 
 def test_invalid_use_private_url_is_a_422(service: FlaskClient) -> None:
@@ -221,7 +222,7 @@ def test_invalid_use_private_url_is_a_422(service: FlaskClient) -> None:
     response = service.get("/openapi/python/?use_private_url=perhaps")
 
     assert response.status_code == 422
-    assert "use_private_url" in response.json["errors"]["query"]  # type: ignore[index]
+    assert "use_private_url" in json_body(response)["errors"]["query"]
 
 
 def test_generator_failure_is_a_json_500(make_app: AppFactory, tmp_path: Path) -> None:
@@ -231,7 +232,7 @@ def test_generator_failure_is_a_json_500(make_app: AppFactory, tmp_path: Path) -
     response = service.get("/openapi/python/")
 
     assert response.status_code == 500
-    assert response.json["message"].startswith("The OpenAPI Generator failed")  # type: ignore[index]
+    assert json_body(response)["message"].startswith("The OpenAPI Generator failed")
 
 
 def test_a_failed_generation_is_answered_at_once_for_a_minute_then_tried_again(
@@ -272,7 +273,7 @@ def test_archives_unused_for_a_month_are_deleted_when_the_generator_runs(make_ap
 
 def test_serving_an_archive_marks_it_used(service: FlaskClient, client_cache: Path) -> None:
     """Pruning goes by last use, so a client still asked for is never deleted for being old."""
-    code = service.get("/openapi/python/").json["code"]  # type: ignore[index]
+    code = json_body(service.get("/openapi/python/"))["code"]
     archive = client_cache / f"{code}.zip"
     month_ago = time.time() - clientgen.UNUSED_SECONDS - 60
     os.utime(archive, (month_ago, month_ago))
@@ -289,7 +290,7 @@ def test_generator_timeout_is_a_json_504(make_app: AppFactory, tmp_path: Path) -
     response = service.get("/openapi/typescript-axios/")
 
     assert response.status_code == 504
-    assert "OPENAPI_GENERATOR_TIMEOUT" in response.json["message"]  # type: ignore[index]
+    assert "OPENAPI_GENERATOR_TIMEOUT" in json_body(response)["message"]
 
 
 def test_missing_java_is_a_json_503_naming_both_ways_to_get_one(
@@ -304,7 +305,7 @@ def test_missing_java_is_a_json_503_naming_both_ways_to_get_one(
     response = service.get("/openapi/python/")
 
     assert response.status_code == 503
-    message = response.json["message"]  # type: ignore[index]
+    message = json_body(response)["message"]
     assert "Java" in message
     assert "flask-ligand[jdk]" in message
 
@@ -317,7 +318,7 @@ def test_configured_java_that_does_not_exist_is_a_503_naming_the_setting(make_ap
     response = service.get("/openapi/python/")
 
     assert response.status_code == 503
-    assert f"'OPENAPI_GENERATOR_JAVA' has value '{missing}'" in response.json["message"]  # type: ignore[index]
+    assert f"'OPENAPI_GENERATOR_JAVA' has value '{missing}'" in json_body(response)["message"]
 
 
 def test_client_name_that_is_no_python_package_is_a_500_naming_it(make_app: AppFactory) -> None:
@@ -327,7 +328,7 @@ def test_client_name_that_is_no_python_package_is_a_500_naming_it(make_app: AppF
     response = service.get("/openapi/python/")
 
     assert response.status_code == 500
-    assert "'OPENAPI_CLIENT_NAME' has value '9 lives'" in response.json["message"]  # type: ignore[index]
+    assert "'OPENAPI_CLIENT_NAME' has value '9 lives'" in json_body(response)["message"]
 
 
 def test_missing_service_url_is_a_500_naming_the_setting(make_app: AppFactory) -> None:
@@ -337,12 +338,12 @@ def test_missing_service_url_is_a_500_naming_the_setting(make_app: AppFactory) -
     response = service.get("/openapi/python/")
 
     assert response.status_code == 500
-    assert response.json["message"].startswith("SERVICE_PRIVATE_URL is not set")  # type: ignore[index]
+    assert json_body(response)["message"].startswith("SERVICE_PRIVATE_URL is not set")
 
 
 def test_spec_says_generation_may_take_seconds(service: FlaskClient) -> None:
     """Both generation operations document that they may take seconds, and their 503 and 504 answers."""
-    paths = service.get("/openapi/api-spec.json").json["paths"]  # type: ignore[index]
+    paths = json_body(service.get("/openapi/api-spec.json"))["paths"]
 
     for path in ("/openapi/python/", "/openapi/typescript-axios/"):
         operation = paths[path]["get"]

@@ -22,6 +22,7 @@ from example_petstore.models import Pet
 from example_petstore.schemas import PetSchema
 from flask_ligand.extensions.api import AutoSchema, Blueprint
 from flask_ligand.extensions.database import DB
+from flask_ligand.testing import json_body
 
 HeadersFactory = Callable[..., dict[str, str]]
 #: Called by the race views between their ``check_etag`` and their commit: another client's write lands there.
@@ -120,10 +121,10 @@ def test_version_is_not_part_of_the_representation(client: FlaskClient, create_p
     """The version travels only as the ETag: neither the pet's JSON nor its OpenAPI schema has ``version_id``."""
     created = create_pet()
 
-    spec = client.get("/openapi/api-spec.json").json
+    spec = json_body(client.get("/openapi/api-spec.json"))
 
     assert "version_id" not in created.json
-    assert "version_id" not in client.get(created.headers["Location"]).json
+    assert "version_id" not in json_body(client.get(created.headers["Location"]))
     assert "version_id" not in spec["components"]["schemas"]["Pet"]["properties"]
 
 
@@ -141,7 +142,7 @@ def test_client_cannot_set_the_version(
     )
 
     assert response.status_code == 422, response.json
-    assert "version_id" in response.json["errors"]["json"]
+    assert "version_id" in json_body(response)["errors"]["json"]
     assert _stored_version(app, created.json["id"]) == before
 
 
@@ -239,12 +240,12 @@ def test_write_losing_a_race_after_its_etag_check_returns_412_and_changes_nothin
     )
 
     assert response.status_code == 412, response.json
-    assert response.json["status"] == "Precondition Failed"
-    assert "changed since you read it" in response.json["message"]
+    assert json_body(response)["status"] == "Precondition Failed"
+    assert "changed since you read it" in json_body(response)["message"]
     interferences.clear()
     stored = client.get(location)
     assert stored.status_code == 200
-    assert stored.json["name"] == "Winner"
+    assert json_body(stored)["name"] == "Winner"
     assert stored.headers["ETag"] != etag
 
 
@@ -263,7 +264,7 @@ def test_write_after_a_race_it_did_not_join_succeeds_with_the_new_etag(
     retried = client.put(location, json={"name": "Retry"}, headers={"If-Match": client.get(location).headers["ETag"]})
 
     assert retried.status_code == 200, retried.json
-    assert retried.json["name"] == "Retry"
+    assert json_body(retried)["name"] == "Retry"
 
 
 @pytest.fixture
@@ -323,4 +324,4 @@ def test_model_without_versioned_checks_if_match_against_its_representation(gadg
 
     assert replaced.status_code == 200, replaced.json
     assert stale.status_code == 412, stale.json
-    assert gadget_client.get("/gadgets/1").json["name"] == "Sprocket"
+    assert json_body(gadget_client.get("/gadgets/1"))["name"] == "Sprocket"

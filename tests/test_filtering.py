@@ -16,6 +16,7 @@ from example_petstore.models import Pet
 from example_petstore.schemas import PetQueryArgsSchema, PetSchema
 from flask_ligand.extensions.database import DB
 from flask_ligand.filtering import FilterSchema
+from flask_ligand.testing import json_body
 
 AddPets = Callable[..., list[str]]
 SPEC_URL = "/openapi/api-spec.json"
@@ -42,7 +43,7 @@ def add_pets(app: Flask) -> AddPets:
 def _names(client: FlaskClient, **query: Any) -> list[str]:
     response = client.get("/pets/", query_string=query)
     assert response.status_code == 200, response.json
-    return [pet["name"] for pet in response.json]
+    return [pet["name"] for pet in json_body(response)]
 
 
 def _links(response: Any) -> dict[str, str]:
@@ -107,7 +108,7 @@ def test_sort_by_several_fields(client: FlaskClient, add_pets: AddPets) -> None:
 
     response = client.get("/pets/", query_string={"sort": "name,-created_at"})
 
-    assert [(pet["name"], pet["description"] or "") for pet in response.json] == [
+    assert [(pet["name"], pet["description"] or "") for pet in json_body(response)] == [
         ("Max", ""),
         ("Rex", "new"),
         ("Rex", "old"),
@@ -119,7 +120,7 @@ def test_sort_by_a_field_outside_the_allow_list_returns_422(client: FlaskClient)
     response = client.get("/pets/", query_string={"sort": "description"})
 
     assert response.status_code == 422
-    assert "created_at" in response.json["errors"]["query"]["sort"][0]
+    assert "created_at" in json_body(response)["errors"]["query"]["sort"][0]
 
 
 def test_unknown_query_parameter_returns_422_naming_it(client: FlaskClient, add_pets: AddPets) -> None:
@@ -129,7 +130,7 @@ def test_unknown_query_parameter_returns_422_naming_it(client: FlaskClient, add_
     response = client.get("/pets/", query_string={"nme": "Max", "colour": "brown"})
 
     assert response.status_code == 422
-    assert set(response.json["errors"]["query"]) == {"nme", "colour"}
+    assert set(json_body(response)["errors"]["query"]) == {"nme", "colour"}
 
 
 def test_invalid_filter_value_returns_422_naming_it(client: FlaskClient) -> None:
@@ -137,7 +138,7 @@ def test_invalid_filter_value_returns_422_naming_it(client: FlaskClient) -> None
     response = client.get("/pets/", query_string={"created_at__gte": "yesterday"})
 
     assert response.status_code == 422
-    assert list(response.json["errors"]["query"]) == ["created_at__gte"]
+    assert list(json_body(response)["errors"]["query"]) == ["created_at__gte"]
 
 
 def test_numbered_pages_follow_the_sort(client: FlaskClient, add_pets: AddPets) -> None:
@@ -153,12 +154,12 @@ def test_cursor_pages_follow_the_sort_and_filters(client: FlaskClient, add_pets:
     """Following the ``next`` links of a sorted, filtered list walks it in order, keeping sort and filters."""
     add_pets(("Ada", "x"), ("Bo", "x"), ("Cy", "y"), ("Di", "x"), ("Ed", "x"), ("Fa", "x"))
     response = client.get("/pets/", query_string={"sort": "-name", "description": "x", "page_size": 2})
-    names = [pet["name"] for pet in response.json]
+    names = [pet["name"] for pet in json_body(response)]
 
     while "next" in _links(response):
         response = client.get(_links(response)["next"])
         assert response.status_code == 200, response.json
-        names += [pet["name"] for pet in response.json]
+        names += [pet["name"] for pet in json_body(response)]
 
     assert names == ["Fa", "Ed", "Di", "Bo", "Ada"]
 
@@ -173,7 +174,7 @@ def test_cursor_of_another_sort_is_refused(client: FlaskClient, add_pets: AddPet
     response = client.get(next_url.replace("sort=name", "sort=-name"))
 
     assert response.status_code == 422
-    assert "cursor" in response.json["errors"]["query"]
+    assert "cursor" in json_body(response)["errors"]["query"]
 
 
 def test_updated_at_range_filter_uses_the_stored_time(app: Flask, client: FlaskClient, add_pets: AddPets) -> None:
@@ -188,7 +189,7 @@ def test_updated_at_range_filter_uses_the_stored_time(app: Flask, client: FlaskC
 
 def test_spec_documents_filters_and_sort(client: FlaskClient) -> None:
     """The list's parameters in the spec: typed filters, ``__in`` as an array, ``sort`` with its allowed pattern."""
-    spec = client.get(SPEC_URL).json
+    spec = json_body(client.get(SPEC_URL))
     parameters = {param["name"]: param for param in spec["paths"]["/pets/"]["get"]["parameters"] if "name" in param}
 
     assert parameters["name__in"]["schema"]["type"] == "array"
@@ -214,7 +215,7 @@ def test_sort_naming_a_field_twice_returns_422(client: FlaskClient) -> None:
     response = client.get("/pets/", query_string={"sort": "name,-name"})
 
     assert response.status_code == 422
-    assert "twice" in response.json["errors"]["query"]["sort"][0]
+    assert "twice" in json_body(response)["errors"]["query"]["sort"][0]
 
 
 @pytest.mark.parametrize(

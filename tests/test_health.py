@@ -15,6 +15,7 @@ from flask import Flask, jsonify
 from flask.testing import FlaskClient
 
 import example_petstore
+from flask_ligand.testing import json_body
 from tests.servers import serve
 
 
@@ -154,7 +155,7 @@ def test_readiness_fails_while_the_identity_provider_is_down(tmp_path: Path) -> 
 
 def test_probes_are_not_in_the_public_spec_by_default(client: FlaskClient) -> None:
     """The OpenAPI spec leaves the probes out unless HEALTH_IN_OPENAPI is set."""
-    paths = client.get("/openapi/api-spec.json").json["paths"]
+    paths = json_body(client.get("/openapi/api-spec.json"))["paths"]
 
     assert not any(path.startswith("/health") for path in paths)
 
@@ -163,7 +164,7 @@ def test_probes_are_in_the_spec_when_asked(database_uri: str) -> None:
     """With HEALTH_IN_OPENAPI, both probes are documented."""
     app = example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=database_uri, HEALTH_IN_OPENAPI=True)
 
-    paths = app.test_client().get("/openapi/api-spec.json").json["paths"]
+    paths = json_body(app.test_client().get("/openapi/api-spec.json"))["paths"]
 
     assert {"/health/live", "/health/ready"} <= set(paths)
 

@@ -27,7 +27,7 @@ import flask_ligand.extensions.jwt as jwt_extension
 from flask_ligand.extensions.api import Blueprint
 from flask_ligand.extensions.database import DB
 from flask_ligand.extensions.jwt import JWT, User, get_current_user, jwt_role_required, jwt_roles_required
-from flask_ligand.testing import created_app
+from flask_ligand.testing import created_app, json_body
 
 HeadersFactory = Callable[..., dict[str, str]]
 TokenFactory = Callable[..., str]
@@ -184,7 +184,7 @@ def test_refused_token_returns_401_invalid_token_saying_why(app: Flask, client: 
 
     _assert_unauthorized(response)
     assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
-    assert fragment in response.json["message"]
+    assert fragment in json_body(response)["message"]
     assert all(segment not in response.get_data(as_text=True) for segment in token.split(".") if len(segment) > 8)
 
 
@@ -204,7 +204,7 @@ def test_configured_audience_is_required(make_roles_app: AppFactory) -> None:
     response = app.test_client().get("/me", headers={"Authorization": f"Bearer {token}"})
 
     _assert_unauthorized(response)
-    assert "audience (aud) is not 'petstore'" in response.json["message"]
+    assert "audience (aud) is not 'petstore'" in json_body(response)["message"]
 
 
 def test_configured_audience_is_accepted_and_put_into_development_tokens(make_roles_app: AppFactory) -> None:
@@ -215,7 +215,7 @@ def test_configured_audience_is_accepted_and_put_into_development_tokens(make_ro
     response = app.test_client().get("/me", headers=headers)
 
     assert response.status_code == 200, response.json
-    assert response.json["claims"]["aud"] == "petstore"
+    assert json_body(response)["claims"]["aud"] == "petstore"
 
 
 @pytest.mark.parametrize("algorithms", [["HS256"], ["RS256", "none"], []], ids=repr)
@@ -262,7 +262,7 @@ def test_write_without_token_returns_401_not_428(
     response = client.open(location, method=method, json={"name": "Max"})
 
     _assert_unauthorized(response)
-    assert response.json["message"] == MISSING_HEADER
+    assert json_body(response)["message"] == MISSING_HEADER
 
 
 @pytest.mark.parametrize(
@@ -288,7 +288,7 @@ def test_token_without_roles_claim_returns_403(app: Flask, client: FlaskClient) 
     response = client.post("/pets/", json={"name": "Rex"}, headers={"Authorization": f"Bearer {token}"})
 
     assert response.status_code == 403
-    assert response.json["message"] == _missing_role("user")
+    assert json_body(response)["message"] == _missing_role("user")
 
 
 @pytest.mark.parametrize(
@@ -313,7 +313,7 @@ def test_roles_are_matched_exactly(client: FlaskClient, make_token: TokenFactory
     response = client.delete(f"/pets/{uuid.uuid4()}", headers={"Authorization": f"Bearer {token}"})
 
     assert response.status_code == 403
-    assert response.json["message"] == _missing_role("admin")
+    assert json_body(response)["message"] == _missing_role("admin")
 
 
 @pytest.fixture
@@ -415,12 +415,12 @@ def test_get_current_user_without_token_returns_401(make_roles_app: AppFactory) 
     response = make_roles_app().test_client().get("/whoami")
 
     _assert_unauthorized(response)
-    assert response.json["message"] == MISSING_HEADER
+    assert json_body(response)["message"] == MISSING_HEADER
 
 
 def test_openapi_shows_bearer_scheme_and_roles_per_operation(make_roles_app: AppFactory) -> None:
     """The spec declares the bearer scheme; each protected operation requires it and names its roles."""
-    spec = make_roles_app().test_client().get("/openapi/api-spec.json").json
+    spec = json_body(make_roles_app().test_client().get("/openapi/api-spec.json"))
 
     any_role, public = spec["paths"]["/any"]["get"], spec["paths"]["/whoami"]["get"]
 
@@ -450,7 +450,7 @@ def test_roles_come_from_the_configured_claim(make_roles_app: AppFactory, claim:
     response = app.test_client().get("/me", headers=_token_for(app, **claims))
 
     assert response.status_code == 200, response.json
-    assert response.json["roles"] == ["user"]
+    assert json_body(response)["roles"] == ["user"]
 
 
 def test_role_outside_allowed_roles_returns_500(make_roles_app: AppFactory) -> None:
@@ -478,7 +478,7 @@ def test_get_current_user_gives_id_roles_and_claims(make_roles_app: AppFactory) 
     app = make_roles_app()
     headers = _token_for(app, "alice", realm_access={"roles": ["user", "admin"]}, email="alice@example.com")
 
-    body = app.test_client().get("/me", headers=headers).json
+    body = json_body(app.test_client().get("/me", headers=headers))
 
     assert body["is_user"] is True
     assert body["id"] == "alice"
@@ -502,7 +502,7 @@ def test_roles_claim_path_is_configurable(
     response = app.test_client().get("/me", headers=headers)
 
     assert response.status_code == 200, response.json
-    assert response.json["roles"] == ["user"]
+    assert json_body(response)["roles"] == ["user"]
 
 
 def test_default_roles_claim_is_ignored_when_another_is_configured(make_roles_app: AppFactory) -> None:
@@ -512,7 +512,7 @@ def test_default_roles_claim_is_ignored_when_another_is_configured(make_roles_ap
     response = app.test_client().get("/me", headers=_token_for(app, realm_access={"roles": ["user"]}))
 
     assert response.status_code == 403
-    assert response.json["message"] == _missing_role("user")
+    assert json_body(response)["message"] == _missing_role("user")
 
 
 def test_upstream_test_setup_accepts_create_access_token(monkeypatch: pytest.MonkeyPatch, database_uri: str) -> None:

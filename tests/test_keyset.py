@@ -26,7 +26,7 @@ from example_petstore.models import Pet
 from example_petstore.schemas import PetSchema
 from flask_ligand.extensions.api import Blueprint, KeysetPage, Schema, SQLCursorPage
 from flask_ligand.extensions.database import DB
-from flask_ligand.testing import created_app
+from flask_ligand.testing import created_app, json_body
 
 AppFactory = Callable[..., Flask]
 
@@ -83,19 +83,19 @@ def _make_app(environment: str, **settings: Any) -> Flask:
     @blp.route("/items")
     @blp.response(200, ItemSchema(many=True))
     @blp.paginate(KeysetPage)
-    def keyset_items() -> Select[tuple[Item]]:
+    def keyset_items() -> Select[Item]:
         return select(Item).order_by(_ITEM_SORTS[request.args.get("sort", "rank")])
 
     @blp.route("/items-numbered")
     @blp.response(200, ItemSchema(many=True))
     @blp.paginate(SQLCursorPage)
-    def numbered_items() -> Select[tuple[Item]]:
+    def numbered_items() -> Select[Item]:
         return select(Item).order_by(_ITEM_SORTS[request.args.get("sort", "rank")])
 
     @blp.route("/items-both")
     @blp.response(200, ItemSchema(many=True))
     @blp.paginate(SQLCursorPage, keyset=True)
-    def numbered_or_keyset_items() -> Select[tuple[Item]]:
+    def numbered_or_keyset_items() -> Select[Item]:
         return select(Item).order_by(_ITEM_SORTS[request.args.get("sort", "rank")])
 
     @blp.route("/self-paged")
@@ -191,7 +191,7 @@ def test_offset_walk_answers_every_page_in_order_while_rows_change(keyset_app: F
     client = keyset_app.test_client()
 
     for page in range(1, 8):
-        body = client.get("/keyset/both", query_string={"page": page, "page_size": 4}).json
+        body = json_body(client.get("/keyset/both", query_string={"page": page, "page_size": 4}))
         assert body == sorted(body, key=_key)
         _add_pets(keyset_app, ["A", "C"])
         _delete_pets(keyset_app, ids[page : page + 1])
@@ -286,7 +286,7 @@ def test_last_keyset_page_has_no_next(keyset_app: Flask) -> None:
 
     last = client.get(_links(client.get("/keyset/pets?page_size=2"))["next"])
 
-    assert len(last.json) == 1
+    assert len(json_body(last)) == 1
     assert set(_links(last)) == {"first", "prev"}
 
 
@@ -324,8 +324,8 @@ def test_forged_cursor_returns_422_naming_it(keyset_app: Flask, forge: Callable[
     response = client.get("/keyset/pets", query_string={"cursor": forge(cursor)})
 
     assert response.status_code == 422
-    assert response.json["code"] == 422
-    assert list(response.json["errors"]["query"]) == ["cursor"]
+    assert json_body(response)["code"] == 422
+    assert list(json_body(response)["errors"]["query"]) == ["cursor"]
 
 
 def test_cursor_signed_with_another_secret_returns_422(make_app: AppFactory) -> None:
@@ -348,7 +348,7 @@ def test_cursor_is_accepted_by_every_instance_sharing_the_secret(make_app: AppFa
     response = second.test_client().get("/keyset/pets", query_string={"cursor": cursor, "page_size": 2})
 
     assert response.status_code == 200
-    assert [pet["name"] for pet in response.json] == ["C"]
+    assert [pet["name"] for pet in json_body(response)] == ["C"]
 
 
 def test_cursor_of_another_sort_order_returns_422(keyset_app: Flask) -> None:
@@ -360,7 +360,7 @@ def test_cursor_of_another_sort_order_returns_422(keyset_app: Flask) -> None:
     response = client.get("/keyset/pets", query_string={"cursor": cursor, "sort": "-name"})
 
     assert response.status_code == 422
-    assert list(response.json["errors"]["query"]) == ["cursor"]
+    assert list(json_body(response)["errors"]["query"]) == ["cursor"]
 
 
 def test_page_with_cursor_returns_422(keyset_app: Flask) -> None:
@@ -372,7 +372,7 @@ def test_page_with_cursor_returns_422(keyset_app: Flask) -> None:
     response = client.get("/keyset/both", query_string={"cursor": cursor, "page": 2})
 
     assert response.status_code == 422
-    assert list(response.json["errors"]["query"]) == ["page"]
+    assert list(json_body(response)["errors"]["query"]) == ["page"]
 
 
 def test_petstore_list_keeps_pages_and_links_to_keyset_pages(client: FlaskClient, add_pet_names: Any) -> None:
@@ -393,8 +393,8 @@ def add_pet_names(app: Flask) -> Callable[[list[str]], list[str]]:
 
 def test_openapi_documents_both_pagers(client: FlaskClient, keyset_app: Flask) -> None:
     """The spec lists the pagers' query arguments and response headers, so generated clients expose them."""
-    petstore = client.get("/openapi/api-spec.json").json["paths"]["/pets/"]["get"]
-    keyset = keyset_app.test_client().get("/openapi/api-spec.json").json["paths"]["/keyset/pets"]["get"]
+    petstore = json_body(client.get("/openapi/api-spec.json"))["paths"]["/pets/"]["get"]
+    keyset = json_body(keyset_app.test_client().get("/openapi/api-spec.json"))["paths"]["/keyset/pets"]["get"]
 
     assert {"page", "page_size", "cursor", "count"} <= {parameter.get("name") for parameter in petstore["parameters"]}
     assert {"X-Pagination", "Link"} <= set(petstore["responses"]["200"]["headers"])
@@ -453,7 +453,7 @@ def test_production_without_secret_serves_numbered_pages_only(production: list[F
     assert numbered.status_code == 200
     assert "Link" not in numbered.headers
     assert with_cursor.status_code == 422
-    assert "PAGINATION_CURSOR_SECRET" in with_cursor.json["errors"]["query"]["cursor"][0]
+    assert "PAGINATION_CURSOR_SECRET" in json_body(with_cursor)["errors"]["query"]["cursor"][0]
 
 
 def test_production_with_secret_links_keyset_pages(production: list[Flask], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -465,7 +465,7 @@ def test_production_with_secret_links_keyset_pages(production: list[Flask], monk
     second = client.get(_links(first)["next"])
 
     assert second.status_code == 200
-    assert len(second.json) == 1
+    assert len(json_body(second)) == 1
 
 
 def _add_items(app: Flask) -> None:
@@ -502,11 +502,11 @@ def test_numbered_pages_sorted_on_an_expression_still_work(keyset_app: Flask) ->
     _add_items(keyset_app)
     client = keyset_app.test_client()
 
-    pages = [client.get(f"/keyset/self-paged?page={page}&page_size=4").json for page in (1, 2)]
+    pages = [json_body(client.get(f"/keyset/self-paged?page={page}&page_size=4")) for page in (1, 2)]
     by_label = client.get("/keyset/items-numbered?page=1&page_size=6&sort=label-lower")
 
     assert [item["id"] for page in pages for item in page] == [1, 2, 3, 4, 5, 6]
-    assert [item["id"] for item in by_label.json] == [1, 2, 3, 4, 5, 6]
+    assert [item["id"] for item in json_body(by_label)] == [1, 2, 3, 4, 5, 6]
 
 
 @pytest.mark.parametrize("path", ["/keyset/items", "/keyset/items-both"])

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 import example_petstore
 from flask_ligand.logging import REDACTED, build_formatter, current_request_id, redact
-from flask_ligand.testing import created_app
+from flask_ligand.testing import created_app, json_body
 from tests.conftest import MIGRATIONS_DIR, HeadersFactory, TokenFactory
 
 PASSWORD = "hunter2-nested-password"
@@ -158,7 +158,7 @@ def test_unhandled_exception_is_logged_once_with_traceback_and_request_id(
     assert response.json == {
         "code": 500,
         "status": "Internal Server Error",
-        "message": response.json["message"],
+        "message": json_body(response)["message"],
         "request_id": request_id,
     }
     assert "0xdeadbeef" not in response.text

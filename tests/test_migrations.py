@@ -6,6 +6,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from flask_jwt_extended import create_access_token
 
 import example_petstore
 from flask_ligand.extensions.database import DB
-from flask_ligand.testing import created_app
+from flask_ligand.testing import created_app, json_body
 from tests.conftest import MIGRATIONS_DIR, HeadersFactory
 
 #: The revision that creates the pet table, before pets had a version.
@@ -60,7 +61,7 @@ def table_names(app: Flask) -> set[str]:
         return set(sa.inspect(DB.engine).get_table_names())
 
 
-def pending_changes(app: Flask) -> list[object]:
+def pending_changes(app: Flask) -> list[Any]:
     """What ``flask db migrate`` would put in a new revision: the differences between the models and the database."""
     with app.app_context(), DB.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -106,7 +107,7 @@ def test_autogenerate_reports_the_pet_table_missing_from_an_empty_database(app: 
     """The comparison is not vacuous: against an empty database it reports the pet table to add."""
     changes = pending_changes(app)
 
-    assert [(change[0], change[1].name) for change in changes] == [("add_table", "pet")]  # type: ignore[index]
+    assert [(change[0], change[1].name) for change in changes] == [("add_table", "pet")]
 
 
 def test_db_check_passes_after_upgrade(app: Flask) -> None:
@@ -150,11 +151,11 @@ def test_api_stores_and_serves_pets_on_a_migrated_database(app: Flask) -> None:
 
     fetched = client.get(created.headers["Location"])
     assert fetched.status_code == 200, fetched.json
-    assert fetched.json["name"] == "Rex"
-    assert fetched.json["description"] == "A good dog."
+    assert json_body(fetched)["name"] == "Rex"
+    assert json_body(fetched)["description"] == "A good dog."
 
     listed = client.get("/pets/")
-    assert [pet["id"] for pet in listed.json] == [created.json["id"]]
+    assert [pet["id"] for pet in json_body(listed)] == [json_body(created)["id"]]
 
     with app.app_context():
         rows = DB.session.execute(sa.text("SELECT name FROM pet")).scalars().all()
@@ -180,7 +181,7 @@ def test_pets_stored_before_versioning_keep_their_data_and_can_be_replaced(
     client = app.test_client()
     fetched = client.get(f"/pets/{LEGACY_PET_ID}")
     assert fetched.status_code == 200, fetched.json
-    assert fetched.json["name"] == "Rex"
+    assert json_body(fetched)["name"] == "Rex"
     assert fetched.headers["ETag"] == '"0"'
     replaced = client.put(
         f"/pets/{LEGACY_PET_ID}",
@@ -205,5 +206,5 @@ def test_downgrading_the_version_column_keeps_the_pets(app: Flask, auth_headers:
     assert names == ["Rex"]
 
     flask_db(app, "upgrade")
-    assert app.test_client().get(created.headers["Location"]).json["name"] == "Rex"
+    assert json_body(app.test_client().get(created.headers["Location"]))["name"] == "Rex"
     assert pending_changes(app) == []

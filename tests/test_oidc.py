@@ -25,7 +25,7 @@ from jwt.algorithms import RSAAlgorithm
 
 import example_petstore
 from flask_ligand.extensions.database import DB
-from flask_ligand.testing import created_app
+from flask_ligand.testing import created_app, json_body
 
 AppFactory = Callable[..., Flask]
 
@@ -444,7 +444,7 @@ def test_local_issuer_signs_and_verifies_with_an_ec_key(tmp_path: Path) -> None:
     response = _post_pet(app, token)
 
     assert response.status_code == 201, response.json
-    assert app.test_client().get("/.well-known/jwks.json").json["keys"][0]["kty"] == "EC"
+    assert json_body(app.test_client().get("/.well-known/jwks.json"))["keys"][0]["kty"] == "EC"
     with app.app_context():
         DB.engine.dispose()
 
@@ -452,8 +452,8 @@ def test_local_issuer_signs_and_verifies_with_an_ec_key(tmp_path: Path) -> None:
 def test_local_issuer_publishes_the_key_and_issuer_of_its_tokens(app: Flask) -> None:
     """``testing`` is its own issuer: its token verifies with the key and issuer of its served discovery and JWKS."""
     client = app.test_client()
-    discovery = client.get("/.well-known/openid-configuration").json
-    jwks = client.get(discovery["jwks_uri"].removeprefix(discovery["issuer"])).json
+    discovery = json_body(client.get("/.well-known/openid-configuration"))
+    jwks = json_body(client.get(discovery["jwks_uri"].removeprefix(discovery["issuer"])))
     with app.app_context():
         token = create_access_token("alice")
     kid = jwt.get_unverified_header(token)["kid"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
+from flask_ligand.testing import json_body
+
 
 def test_spec_is_served_with_the_bearer_scheme(client: FlaskClient) -> None:
     """The spec declares the bearerAuth scheme that Swagger UI's Authorize button uses."""
-    spec = client.get("/openapi/api-spec.json").json
+    spec = json_body(client.get("/openapi/api-spec.json"))
 
     assert spec["openapi"] == "3.0.3"
     assert spec["info"] == {"title": "TESTING Pet Store", "version": "1.0.0"}
@@ -20,7 +22,7 @@ def test_spec_is_served_with_the_bearer_scheme(client: FlaskClient) -> None:
 
 def test_protected_operations_require_the_bearer_scheme(client: FlaskClient) -> None:
     """Writes are documented as secured, reads are not."""
-    paths = client.get("/openapi/api-spec.json").json["paths"]
+    paths = json_body(client.get("/openapi/api-spec.json"))["paths"]
 
     assert paths["/pets/"]["post"]["security"] == [{"bearerAuth": []}]
     assert paths["/pets/{item_id}"]["put"]["security"] == [{"bearerAuth": []}]
@@ -30,7 +32,7 @@ def test_protected_operations_require_the_bearer_scheme(client: FlaskClient) -> 
 
 def test_error_schema_documents_the_json_error_shape(client: FlaskClient) -> None:
     """The documented error body has code, status and message, required, and optional errors and request_id."""
-    schemas = client.get("/openapi/api-spec.json").json["components"]["schemas"]
+    schemas = json_body(client.get("/openapi/api-spec.json"))["components"]["schemas"]
 
     error = schemas["Error"]
     assert set(error["properties"]) == {"code", "status", "message", "errors", "request_id"}

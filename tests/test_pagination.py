@@ -19,7 +19,7 @@ from example_petstore.models import Pet
 from example_petstore.schemas import PetSchema
 from flask_ligand.extensions.api import Blueprint, SQLCursorPage
 from flask_ligand.extensions.database import DB
-from flask_ligand.testing import created_app
+from flask_ligand.testing import created_app, json_body
 
 AddPets = Callable[..., list[str]]
 AppFactory = Callable[..., Flask]
@@ -68,14 +68,14 @@ def test_page_and_page_size_select_the_slice(client: FlaskClient, add_pets: AddP
     response = client.get("/pets/", query_string={"page": 2, "page_size": 5})
 
     assert response.status_code == 200
-    assert [pet["id"] for pet in response.json] == sorted(ids)[5:10]
+    assert [pet["id"] for pet in json_body(response)] == sorted(ids)[5:10]
 
 
 def test_pages_partition_the_collection(client: FlaskClient, add_pets: AddPets) -> None:
     """Walking every page with a page size returns each pet once, the last page holding the remainder."""
     ids = add_pets(25)
 
-    pages = [client.get("/pets/", query_string={"page": page, "page_size": 10}).json for page in (1, 2, 3)]
+    pages = [json_body(client.get("/pets/", query_string={"page": page, "page_size": 10})) for page in (1, 2, 3)]
 
     assert [len(page) for page in pages] == [10, 10, 5]
     assert sorted(pet["id"] for page in pages for pet in page) == sorted(ids)
@@ -128,7 +128,7 @@ def test_default_page_size_is_10(client: FlaskClient, add_pets: AddPets) -> None
 
     response = client.get("/pets/")
 
-    assert len(response.json) == 10
+    assert len(json_body(response)) == 10
     assert _pagination(response)["total_pages"] == 2
 
 
@@ -152,15 +152,15 @@ def test_invalid_pagination_argument_returns_422_naming_it(
     response = client.get("/pets/", query_string=query)
 
     assert response.status_code == 422
-    assert response.json["code"] == 422
-    assert list(response.json["errors"]["query"]) == [field]
+    assert json_body(response)["code"] == 422
+    assert list(json_body(response)["errors"]["query"]) == [field]
 
 
 def test_page_size_above_the_cap_names_the_cap(client: FlaskClient) -> None:
     """The 422 for a too-large ``page_size`` says the allowed range and the value sent."""
     response = client.get("/pets/", query_string={"page_size": 1000})
 
-    assert response.json["errors"] == {"query": {"page_size": ["Must be between 1 and 100; got 1000."]}}
+    assert json_body(response)["errors"] == {"query": {"page_size": ["Must be between 1 and 100; got 1000."]}}
 
 
 def test_largest_page_is_an_empty_page(client: FlaskClient, add_pets: AddPets) -> None:
@@ -180,7 +180,7 @@ def test_page_size_at_the_cap_is_accepted(client: FlaskClient, add_pets: AddPets
     response = client.get("/pets/", query_string={"page_size": 100})
 
     assert response.status_code == 200
-    assert len(response.json) == 3
+    assert len(json_body(response)) == 3
 
 
 @pytest.mark.parametrize("source", ["keyword", "environment"])
@@ -212,7 +212,7 @@ def test_default_page_size_is_configurable(make_app: AppFactory, monkeypatch: py
 
     response = app.test_client().get("/pets/")
 
-    assert len(response.json) == 3
+    assert len(json_body(response)) == 3
     assert _pagination(response)["total_pages"] == 3
 
 
@@ -223,7 +223,7 @@ def test_equal_names_are_paged_by_primary_key(client: FlaskClient, add_pets: Add
 
     for page in range(1, 6):
         response = client.get("/pets/", query_string={"name": "Same", "page": page, "page_size": 2})
-        seen.extend(pet["id"] for pet in response.json)
+        seen.extend(pet["id"] for pet in json_body(response))
 
     assert seen == sorted(ids)
 
@@ -278,8 +278,8 @@ def _names_and_ids(app: Flask, url: str, page_size: int) -> list[tuple[str, str]
     """Walk every page of ``url`` and collect ``(name, id)`` of the returned pets."""
     client = app.test_client()
     first = client.get(url, query_string={"page_size": page_size})
-    pages = [first.json] + [
-        client.get(url, query_string={"page": page, "page_size": page_size}).json
+    pages = [json_body(first)] + [
+        json_body(client.get(url, query_string={"page": page, "page_size": page_size}))
         for page in range(2, _pagination(first)["total_pages"] + 1)
     ]
     return [(pet["name"], pet["id"]) for page in pages for pet in page]
@@ -292,7 +292,7 @@ def test_select_is_paginated_with_x_pagination(select_app: Flask) -> None:
     response = select_app.test_client().get("/select-pets/", query_string={"page": 2, "page_size": 2})
 
     assert response.status_code == 200
-    assert len(response.json) == 2
+    assert len(json_body(response)) == 2
     assert _pagination(response) == {
         "total": 5,
         "total_pages": 3,
@@ -321,7 +321,7 @@ def test_select_with_a_filter_counts_only_matching_rows(select_app: Flask) -> No
     response = select_app.test_client().get("/select-pets/names")
 
     assert _pagination(response)["total"] == 2
-    assert [pet["name"] for pet in response.json] == ["Shown", "Shown"]
+    assert [pet["name"] for pet in json_body(response)] == ["Shown", "Shown"]
 
 
 def test_count_is_one_query_without_a_subquery(client: FlaskClient, app: Flask, add_pets: AddPets) -> None:
@@ -352,7 +352,7 @@ def test_grouped_select_is_counted_by_its_groups(select_app: Flask) -> None:
     response = select_app.test_client().get("/select-pets/grouped", query_string={"page_size": 3})
 
     assert _pagination(response)["total"] == 4
-    assert [pet["name"] for pet in response.json] == ["A", "B", "B"]
+    assert [pet["name"] for pet in json_body(response)] == ["A", "B", "B"]
 
 
 @pytest.mark.parametrize(
@@ -374,7 +374,7 @@ def test_count_none_leaves_totals_out_of_x_pagination(
     response = app.test_client().get("/pets/", query_string={"page": page, "page_size": 10})
 
     assert _pagination(response) == expected
-    assert len(response.json) == (10 if page < 3 else 5)
+    assert len(json_body(response)) == (10 if page < 3 else 5)
 
 
 def test_count_estimate_counts_exactly_on_sqlite(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import flask_ligand
 from example_petstore.models import Pet
 from flask_ligand import DB, Blueprint
 from flask_ligand.extensions.api import AutoSchema
+from flask_ligand.testing import json_body
 
 HeadersFactory = Callable[..., dict[str, str]]
 MERGE_PATCH = "application/merge-patch+json"
@@ -108,7 +109,7 @@ def test_patch_changes_only_the_fields_sent(
     response = _patch(client, pet, {"name": "Max"}, auth_headers("user"))
 
     assert response.status_code == 200, response.json
-    assert (response.json["name"], response.json["description"]) == ("Max", "Loyal")
+    assert (json_body(response)["name"], json_body(response)["description"]) == ("Max", "Loyal")
     assert _stored(app) == ("Max", "Loyal")
 
 
@@ -137,7 +138,10 @@ def test_patch_ignores_read_only_fields(client: FlaskClient, pet: TestResponse, 
     response = _patch(client, pet, body, auth_headers("user"))
 
     assert response.status_code == 200, response.json
-    assert (response.json["id"], response.json["created_at"]) == (pet.json["id"], pet.json["created_at"])
+    assert (json_body(response)["id"], json_body(response)["created_at"]) == (
+        json_body(pet)["id"],
+        json_body(pet)["created_at"],
+    )
 
 
 def test_patch_with_null_for_a_non_nullable_field_returns_422(
@@ -147,7 +151,7 @@ def test_patch_with_null_for_a_non_nullable_field_returns_422(
     response = _patch(client, pet, {"name": None}, auth_headers("user"))
 
     assert response.status_code == 422
-    assert "name" in response.json["errors"]["json"]
+    assert "name" in json_body(response)["errors"]["json"]
     assert _stored(app) == ("Rex", "Loyal")
 
 
@@ -158,7 +162,7 @@ def test_patch_with_unknown_field_returns_422(
     response = _patch(client, pet, {"colour": "brown"}, auth_headers("user"))
 
     assert response.status_code == 422
-    assert "colour" in response.json["errors"]["json"]
+    assert "colour" in json_body(response)["errors"]["json"]
 
 
 def test_patch_with_a_non_object_returns_422(
@@ -221,7 +225,7 @@ def test_patch_with_null_clears_a_nullable_field(toy_client: FlaskClient) -> Non
 
 def test_spec_documents_patch_with_a_partial_schema(client: FlaskClient) -> None:
     """The spec's ``updatePet`` takes a ``PetPatch`` merge patch, whose fields are all optional."""
-    spec = client.get("/openapi/api-spec.json").json
+    spec = json_body(client.get("/openapi/api-spec.json"))
     operation = spec["paths"]["/pets/{item_id}"]["patch"]
     body = operation["requestBody"]["content"][MERGE_PATCH]["schema"]
 

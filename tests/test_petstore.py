@@ -17,6 +17,7 @@ from werkzeug.test import TestResponse
 from example_petstore.models import Pet
 from example_petstore.views import INVALID_PET_ID
 from flask_ligand.extensions.database import DB
+from flask_ligand.testing import json_body
 
 HeadersFactory = Callable[..., dict[str, str]]
 CreatePet = Callable[..., TestResponse]
@@ -56,11 +57,11 @@ def test_pet_lifecycle_story(app: Flask, client: FlaskClient, auth_headers: Head
     created = client.post("/pets/", json={"name": "Rex", "description": "A good boy"}, headers=user)
     assert created.status_code == 201, created.json
     location = created.headers["Location"]
-    assert location == f"/pets/{created.json['id']}"
+    assert location == f"/pets/{json_body(created)['id']}"
 
     listed = client.get("/pets/")
     assert listed.status_code == 200
-    assert [pet["name"] for pet in listed.json] == ["Rex"]
+    assert [pet["name"] for pet in json_body(listed)] == ["Rex"]
     assert json.loads(listed.headers["X-Pagination"])["total"] == 1
 
     got = client.get(location)
@@ -73,7 +74,7 @@ def test_pet_lifecycle_story(app: Flask, client: FlaskClient, auth_headers: Head
     assert client.put(location, json=body, headers={**user, "If-Match": '"stale"'}).status_code == 412
     replaced = client.put(location, json=body, headers={**user, "If-Match": etag})
     assert replaced.status_code == 200, replaced.json
-    assert replaced.json["description"] == "The best boy"
+    assert json_body(replaced)["description"] == "The best boy"
 
     assert client.delete(location, headers={**admin, "If-Match": etag}).status_code == 412
     deleted = client.delete(location, headers={**admin, "If-Match": replaced.headers["ETag"]})
@@ -87,13 +88,13 @@ def test_create_returns_201_with_location_and_etag(create_pet: CreatePet) -> Non
     response = create_pet(name="Rex", description="A good boy")
 
     assert response.status_code == 201
-    assert response.headers["Location"] == f"/pets/{response.json['id']}"
+    assert response.headers["Location"] == f"/pets/{json_body(response)['id']}"
     assert re.fullmatch(r'"[0-9a-f]+"', response.headers["ETag"])
 
 
 def test_create_returns_every_field_and_no_null(create_pet: CreatePet) -> None:
     """The created pet's body has its id, name, description and timestamps, none of them null."""
-    body = create_pet(name="Rex").json
+    body = json_body(create_pet(name="Rex"))
 
     assert list(body) == ["id", "name", "description", "created_at", "updated_at"]
     assert uuid.UUID(body["id"])
@@ -105,14 +106,14 @@ def test_create_returns_every_field_and_no_null(create_pet: CreatePet) -> None:
 @pytest.mark.parametrize("field", ["created_at", "updated_at"])
 def test_create_returns_datetimes_as_iso_8601_utc_seconds(create_pet: CreatePet, field: str) -> None:
     """Timestamps are rendered as ``YYYY-MM-DDTHH:MM:SSZ``."""
-    body = create_pet(name="Rex").json
+    body = json_body(create_pet(name="Rex"))
 
     assert ISO_8601_UTC.fullmatch(body[field]), body[field]
 
 
 def test_create_stores_a_row(app: Flask, create_pet: CreatePet) -> None:
     """A created pet is a row in the database with the sent name and description."""
-    created = create_pet(name="Rex", description="A good boy").json
+    created = json_body(create_pet(name="Rex", description="A good boy"))
 
     assert _rows(app) == [{"id": created["id"], "name": "Rex", "description": "A good boy"}]
 
@@ -136,7 +137,7 @@ def test_list_paginates_with_x_pagination_header(client: FlaskClient, create_pet
     response = client.get("/pets/", query_string={"page": 2, "page_size": 2})
 
     assert response.status_code == 200
-    assert len(response.json) == 2
+    assert len(json_body(response)) == 2
     assert json.loads(response.headers["X-Pagination"]) == {
         "total": 5,
         "total_pages": 3,
@@ -168,7 +169,7 @@ def test_list_filters_by_exact_name_and_description(
     response = client.get("/pets/", query_string=query)
 
     assert response.status_code == 200
-    assert sorted(pet["name"] for pet in response.json) == expected
+    assert sorted(pet["name"] for pet in json_body(response)) == expected
 
 
 @pytest.mark.parametrize("weak", [False, True], ids=["strong", "weak"])
@@ -198,7 +199,7 @@ def test_get_with_outdated_if_none_match_returns_200(client: FlaskClient, create
     response = client.get(location, headers={"If-None-Match": '"outdated"'})
 
     assert response.status_code == 200
-    assert response.json["name"] == "Rex"
+    assert json_body(response)["name"] == "Rex"
 
 
 def test_get_unknown_pet_returns_404(client: FlaskClient) -> None:
@@ -224,8 +225,8 @@ def test_write_without_if_match_returns_428(
     response = client.open(location, method=method.upper(), json={"name": "Max"}, headers=auth_headers(role))
 
     assert response.status_code == 428
-    assert response.json["status"] == "Precondition Required"
-    assert "If-Match" in response.json["message"]
+    assert json_body(response)["status"] == "Precondition Required"
+    assert "If-Match" in json_body(response)["message"]
     assert [row["name"] for row in _rows(app)] == ["Rex"]
 
 
@@ -245,7 +246,7 @@ def test_write_with_stale_etag_returns_412(
     )
 
     assert response.status_code == 412
-    assert response.json["status"] == "Precondition Failed"
+    assert json_body(response)["status"] == "Precondition Failed"
     assert _rows(app)[0]["name"] == "Rex"
 
 
@@ -261,10 +262,10 @@ def test_put_with_current_etag_replaces_the_pet(
     )
 
     assert response.status_code == 200, response.json
-    assert response.json["id"] == created.json["id"]
-    assert (response.json["name"], response.json["description"]) == ("Max", "Calm")
+    assert json_body(response)["id"] == json_body(created)["id"]
+    assert (json_body(response)["name"], json_body(response)["description"]) == ("Max", "Calm")
     assert response.headers["ETag"] != etag
-    assert _rows(app) == [{"id": created.json["id"], "name": "Max", "description": "Calm"}]
+    assert _rows(app) == [{"id": json_body(created)["id"], "name": "Max", "description": "Calm"}]
 
 
 def test_put_without_description_resets_it_to_empty(
@@ -280,7 +281,7 @@ def test_put_without_description_resets_it_to_empty(
     )
 
     assert response.status_code == 200, response.json
-    assert response.json["description"] == ""
+    assert json_body(response)["description"] == ""
     assert _rows(app)[0]["description"] == ""
 
 
@@ -316,7 +317,7 @@ def test_delete_by_user_returns_403(
     )
 
     assert response.status_code == 403
-    assert response.json["message"] == "This endpoint requires the user to have the 'admin' role!"
+    assert json_body(response)["message"] == "This endpoint requires the user to have the 'admin' role!"
     assert len(_rows(app)) == 1
 
 
@@ -348,7 +349,7 @@ def test_replace_with_hatred_returns_400(
     )
 
     assert response.status_code == 400
-    assert response.json["message"] == HATRED
+    assert json_body(response)["message"] == HATRED
     assert _rows(app)[0]["description"] == "Loyal"
 
 
@@ -370,8 +371,8 @@ def test_create_with_invalid_body_returns_422_naming_the_field(
     response = create_pet(**body)
 
     assert response.status_code == 422
-    assert response.json["code"] == 422
-    assert response.json["errors"] == {"json": {field: [message]}}
+    assert json_body(response)["code"] == 422
+    assert json_body(response)["errors"] == {"json": {field: [message]}}
     assert _rows(app) == []
 
 
@@ -380,7 +381,7 @@ def test_create_with_name_of_255_characters_is_accepted(create_pet: CreatePet) -
     response = create_pet(name="x" * 255)
 
     assert response.status_code == 201
-    assert response.json["name"] == "x" * 255
+    assert json_body(response)["name"] == "x" * 255
 
 
 def test_replace_with_unknown_field_returns_422(
@@ -396,5 +397,5 @@ def test_replace_with_unknown_field_returns_422(
     )
 
     assert response.status_code == 422
-    assert response.json["errors"] == {"json": {"colour": ["Unknown field."]}}
+    assert json_body(response)["errors"] == {"json": {"colour": ["Unknown field."]}}
     assert _rows(app)[0]["name"] == "Rex"

@@ -18,7 +18,7 @@ import flask_ligand
 from example_petstore.models import Pet
 from flask_ligand import Blueprint
 from flask_ligand.extensions.database import DB
-from flask_ligand.testing import created_app
+from flask_ligand.testing import created_app, json_body
 from tests import pg
 
 
@@ -77,7 +77,7 @@ def test_value_postgresql_refuses_returns_422_without_sql(notes_app: Flask, body
     response = notes_app.test_client().post("/notes/", json=body)
 
     assert response.status_code == 422, response.json
-    assert response.json["message"].startswith("The request holds a value the database cannot store")
+    assert json_body(response)["message"].startswith("The request holds a value the database cannot store")
     for leak in ("insert", "test_postgres_note", "character varying", "psycopg", "integer out of range", "0x00"):
         assert leak not in response.text.lower()
 
@@ -173,7 +173,7 @@ def test_count_estimate_of_a_filtered_list_binds_its_filters(estimating_app: Fla
     response = estimating_app.test_client().get("/pets/", query_string={"name": "Pet 7", "page_size": 10})
 
     assert response.status_code == 200
-    assert [pet["name"] for pet in response.json] == ["Pet 7"]
+    assert [pet["name"] for pet in json_body(response)] == ["Pet 7"]
     pagination = json.loads(response.headers["X-Pagination"])
     assert pagination["total_is_estimate"] is True
     assert pagination["page"] == 1

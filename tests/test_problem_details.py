@@ -10,6 +10,8 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from flask_ligand.testing import json_body
+
 HeadersFactory = Callable[..., dict[str, str]]
 PROBLEM_JSON = "application/problem+json"
 SPEC_URL = "/openapi/api-spec.json"
@@ -25,7 +27,7 @@ def assert_problem(response: TestResponse, status: int) -> dict[str, Any]:
     """Check the problem details members and return the body."""
     assert response.status_code == status, response.text
     assert response.mimetype == PROBLEM_JSON
-    body: dict[str, Any] = response.json  # type: ignore[assignment]
+    body: dict[str, Any] = json_body(response)
     assert body["type"] == "about:blank"
     assert body["status"] == body["code"] == status
     assert body["detail"] == body["message"] and body["detail"]
@@ -78,7 +80,7 @@ def test_default_shape_is_unchanged_without_the_setting(client: FlaskClient) -> 
     response = client.get("/no/such/thing")
 
     assert response.mimetype == "application/json"
-    assert set(response.json) == {"code", "status", "message", "request_id"}  # type: ignore[arg-type]
+    assert set(json_body(response)) == {"code", "status", "message", "request_id"}
 
 
 def test_spec_documents_errors_as_problem_details(client: FlaskClient) -> None:

@@ -284,6 +284,26 @@ def test_assert_error_rejects_a_non_standard_error(
     assert response.get_data(as_text=True) in str(raised.value)
 
 
+def test_json_body_returns_the_parsed_body(client: FlaskClient, auth_headers: HeadersFactory) -> None:
+    """The body of a created pet comes back as the dict a client reads."""
+    assert testing.json_body(_create(client, auth_headers))["name"] == "Rex"
+
+
+@pytest.mark.parametrize(
+    ("response", "problem"),
+    [
+        (Response("<p>Rex</p>", mimetype="text/html"), "the body must be JSON, not 'text/html'"),
+        (Response('{"name": "Rex"', mimetype="application/json"), "the body is not valid JSON"),
+    ],
+    ids=["not-json", "invalid-json"],
+)
+def test_json_body_fails_showing_a_body_that_is_not_json(response: Response, problem: str) -> None:
+    """A body that is not JSON, by its type or its content, is an ``AssertionError`` showing the response."""
+    with pytest.raises(AssertionError, match=re.escape(problem)) as raised:
+        testing.json_body(response)
+    assert response.get_data(as_text=True) in str(raised.value)
+
+
 def test_assert_pagination_reads_x_pagination(client: FlaskClient, auth_headers: HeadersFactory) -> None:
     """Three pets in pages of two: the first page's ``X-Pagination`` has the totals and a next page only."""
     for name in ("Rex", "Max", "Bob"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask, Response
@@ -74,7 +75,7 @@ def test_request_too_large_is_413_json_with_the_headers(client: FlaskClient, aut
 
 @pytest.mark.parametrize(("settings", "logged"), [({}, "127.0.0.1"), ({"PROXY_FIX_X_FOR": 1}, "198.51.100.7")])
 def test_client_address_comes_from_the_proxy_only_with_proxy_fix(
-    database_uri: str, capsys: pytest.CaptureFixture[str], settings: dict[str, int], logged: str
+    database_uri: str, capsys: pytest.CaptureFixture[str], settings: dict[str, Any], logged: str
 ) -> None:
     """X-Forwarded-For is believed only when PROXY_FIX_X_FOR says a proxy sets it; the log shows the result."""
     app = example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=database_uri, **settings)

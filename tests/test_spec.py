@@ -15,6 +15,7 @@ import example_petstore
 import flask_ligand
 from flask_ligand import Blueprint, ConfigurationError, jwt_role_required, jwt_roles_required
 from flask_ligand.spec import derive_operation_id
+from flask_ligand.testing import json_body
 
 SPEC_PATH = "/openapi/api-spec.json"
 PETS = "/pets/"
@@ -32,7 +33,7 @@ def petstore_spec(tmp_path: Path) -> SpecFactory:
         app = example_petstore.create_app(
             "testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'spec.sqlite'}", **settings
         )
-        document: dict[str, Any] = app.test_client().get(SPEC_PATH).json
+        document: dict[str, Any] = json_body(app.test_client().get(SPEC_PATH))
         return document
 
     return spec
@@ -50,7 +51,7 @@ def _service_spec(blueprint: Blueprint, tmp_path: Path) -> dict[str, Any]:
         __name__, "testing", "Things", "1.0.0", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'things.sqlite'}"
     )
     api.register_blueprint(blueprint)
-    document: dict[str, Any] = app.test_client().get(SPEC_PATH).json
+    document: dict[str, Any] = json_body(app.test_client().get(SPEC_PATH))
     return document
 
 
@@ -318,6 +319,6 @@ def test_relative_server_url_follows_the_path_the_service_is_mounted_at(tmp_path
     """Served under a prefix (SCRIPT_NAME, e.g. from a proxy), the relative server URL is that prefix."""
     app = example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'spec.sqlite'}")
 
-    document = app.test_client().get(SPEC_PATH, base_url="http://localhost/petstore").json
+    document = json_body(app.test_client().get(SPEC_PATH, base_url="http://localhost/petstore"))
 
     assert document["servers"][0] == {"url": "/petstore/", "description": "This service"}

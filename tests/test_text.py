@@ -16,6 +16,7 @@ import flask_ligand
 from example_petstore.models import Pet
 from flask_ligand import Blueprint, Schema
 from flask_ligand.extensions.database import DB
+from flask_ligand.testing import json_body
 
 HeadersFactory = Callable[..., dict[str, str]]
 
@@ -47,10 +48,10 @@ def test_body_with_unstorable_text_returns_422_naming_the_field(
     response = client.post("/pets/", data=raw, content_type="application/json", headers=auth_headers("user"))
 
     assert response.status_code == 422, response.json
-    assert response.json["message"].startswith("The request holds text no database can store")
-    assert list(response.json["errors"]) == ["json"]
-    assert list(response.json["errors"]["json"]) == [field]
-    assert response.json["errors"]["json"][field][0].startswith(message)
+    assert json_body(response)["message"].startswith("The request holds text no database can store")
+    assert list(json_body(response)["errors"]) == ["json"]
+    assert list(json_body(response)["errors"]["json"]) == [field]
+    assert json_body(response)["errors"]["json"][field][0].startswith(message)
     assert _stored_names(app) == []
 
 
@@ -64,7 +65,7 @@ def test_body_key_with_nul_returns_422_with_the_key_escaped(client: FlaskClient,
     )
 
     assert response.status_code == 422, response.json
-    assert list(response.json["errors"]["json"]) == ["na\\u0000me"]
+    assert list(json_body(response)["errors"]["json"]) == ["na\\u0000me"]
 
 
 def test_put_with_unstorable_text_returns_422_and_keeps_the_pet(
@@ -87,8 +88,8 @@ def test_query_string_with_nul_returns_422_naming_the_parameter(client: FlaskCli
     response = client.get("/pets/?name=R%00x")
 
     assert response.status_code == 422, response.json
-    assert list(response.json["errors"]) == ["query"]
-    assert list(response.json["errors"]["query"]) == ["name"]
+    assert list(json_body(response)["errors"]) == ["query"]
+    assert list(json_body(response)["errors"]["query"]) == ["name"]
 
 
 def test_characters_beyond_the_basic_plane_are_stored_and_read_back(
@@ -103,7 +104,7 @@ def test_characters_beyond_the_basic_plane_are_stored_and_read_back(
     )
 
     assert created.status_code == 201, created.json
-    fetched = client.get(created.headers["Location"]).json
+    fetched = json_body(client.get(created.headers["Location"]))
     assert fetched["name"] == "Rex \U0001f436"
     assert fetched["description"] == "Good \U0001f436"
 
@@ -145,7 +146,7 @@ def test_unstorable_text_in_lists_and_nested_objects_is_named_by_its_path(nested
     )
 
     assert response.status_code == 422, response.json
-    errors = response.json["errors"]["json"]
+    errors = json_body(response)["errors"]["json"]
     assert set(errors) == {"tags", "owner"}
     assert list(errors["tags"]) == ["1"]
     assert list(errors["owner"]) == ["label"]

@@ -17,6 +17,7 @@ from flask_jwt_extended import create_access_token
 import flask_ligand.extensions.jwt as jwt_extension
 from flask_ligand.extensions.database import DB
 from flask_ligand.extensions.jwt import JWT
+from flask_ligand.testing import json_body
 
 HeadersFactory = Callable[..., dict[str, str]]
 
@@ -76,7 +77,7 @@ def _create(client: FlaskClient, headers: HeadersFactory, name: str = "Rex", des
     """Create a pet and return its URL."""
     response = client.post("/pets/", json={"name": name, "description": description}, headers=headers("user"))
     assert response.status_code == 201, response.json
-    return f"/pets/{response.json['id']}"
+    return f"/pets/{json_body(response)['id']}"
 
 
 def _names(upstream: Flask) -> list[str]:
@@ -103,9 +104,9 @@ def test_create_returns_201_and_stores_the_row(
     response = upstream_client.post("/pets/", json={"name": "Rex", "description": "Good"}, headers=headers("user"))
 
     assert response.status_code == 201, response.json
-    assert uuid.UUID(response.json["id"])
-    assert (response.json["name"], response.json["description"]) == ("Rex", "Good")
-    assert ISO_8601_UTC.fullmatch(response.json["created_at"])
+    assert uuid.UUID(json_body(response)["id"])
+    assert (json_body(response)["name"], json_body(response)["description"]) == ("Rex", "Good")
+    assert ISO_8601_UTC.fullmatch(json_body(response)["created_at"])
     assert _names(upstream) == ["Rex"]
 
 
@@ -116,7 +117,7 @@ def test_list_filters_by_name(upstream_client: FlaskClient, headers: HeadersFact
 
     response = upstream_client.get("/pets/", query_string={"name": "Felix"})
 
-    assert [pet["name"] for pet in response.json] == ["Felix"]
+    assert [pet["name"] for pet in json_body(response)] == ["Felix"]
     assert json.loads(response.headers["X-Pagination"])["total"] == 1
 
 
@@ -127,7 +128,7 @@ def test_get_returns_the_pet(upstream_client: FlaskClient, headers: HeadersFacto
     response = upstream_client.get(location)
 
     assert response.status_code == 200
-    assert response.json["name"] == "Rex"
+    assert json_body(response)["name"] == "Rex"
 
 
 def test_get_unknown_pet_returns_404_with_the_apps_message(upstream_client: FlaskClient) -> None:
@@ -153,7 +154,7 @@ def test_put_with_current_etag_replaces_the_pet(
     response = upstream_client.put(location, json={"name": "Max"}, headers=headers("user", **{"If-Match": etag}))
 
     assert response.status_code == 200, response.json
-    assert (response.json["name"], response.json["description"]) == ("Max", "")
+    assert (json_body(response)["name"], json_body(response)["description"]) == ("Max", "")
     assert _names(upstream) == ["Max"]
 
 
@@ -182,7 +183,7 @@ def test_delete_with_current_etag_removes_the_pet(
 
     assert response.status_code == 204
     assert _names(upstream) == []
-    assert upstream_client.get(location).json["message"] == INVALID_PET_ID
+    assert json_body(upstream_client.get(location))["message"] == INVALID_PET_ID
 
 
 def test_business_rule_abort_returns_400(upstream_client: FlaskClient, headers: HeadersFactory) -> None:
@@ -203,7 +204,7 @@ def test_without_token_returns_401(upstream_client: FlaskClient) -> None:
     response = upstream_client.post("/pets/", json={"name": "Rex"})
 
     assert response.status_code == 401
-    assert response.json["message"] == "Missing Authorization Header"
+    assert json_body(response)["message"] == "Missing Authorization Header"
 
 
 def test_without_role_returns_403(upstream_client: FlaskClient, headers: HeadersFactory) -> None:
@@ -214,12 +215,12 @@ def test_without_role_returns_403(upstream_client: FlaskClient, headers: Headers
     response = upstream_client.delete(location, headers=headers("user", **{"If-Match": etag}))
 
     assert response.status_code == 403
-    assert response.json["message"] == "This endpoint requires the user to have the 'admin' role!"
+    assert json_body(response)["message"] == "This endpoint requires the user to have the 'admin' role!"
 
 
 def test_bearer_auth_documents_the_protected_operations(upstream_client: FlaskClient) -> None:
     """``@BLP.doc(security=BEARER_AUTH)`` marks the protected operations in the OpenAPI spec, and only those."""
-    spec = upstream_client.get("/openapi/api-spec.json").json
+    spec = json_body(upstream_client.get("/openapi/api-spec.json"))
 
     secured = {
         (path, method)
