@@ -176,7 +176,9 @@ def ensure_archive(client: GeneratedClient) -> None:
             _failure_record(client).unlink(missing_ok=True)
     except LockTimeout:
         raise ClientGenerationError(
-            f"Another request has been generating the {client.generator} client for too long; retry later.", 503
+            f"Another request has been generating the {client.generator} client for too long; retry later.",
+            503,
+            retry_after=10,
         ) from None
 
 
@@ -270,6 +272,7 @@ def _raise_recent_failure(client: GeneratedClient) -> None:
         raise ClientGenerationError(
             f"{failure['message']} (The last attempt failed {age:.0f} s ago; the next may run in {retry} s.)",
             int(failure["status"]),
+            retry_after=retry,
         )
 
 

@@ -50,12 +50,13 @@ class ClientGenerationError(FlaskLigandError):
 
     Raised by ``flask_ligand.clientgen`` for both the endpoints and ``flask genclient``, so it is not an HTTP
     exception itself: ``http_status`` is the status the endpoints answer with (503 when no generator can run,
-    504 when it timed out, 500 when it failed).
+    504 when it timed out, 500 when it failed); ``retry_after``, when known, the seconds before trying again helps.
     """
 
-    def __init__(self, message: str, http_status: int = 500) -> None:
+    def __init__(self, message: str, http_status: int = 500, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.http_status = http_status
+        self.retry_after = retry_after
 
 
 class ErrorSchema(ma.Schema):

@@ -250,8 +250,10 @@ def test_a_failed_generation_is_answered_at_once_for_a_minute_then_tried_again(
     later = service.get("/openapi/python/")
 
     assert [first.status_code, again.status_code, later.status_code] == [500, 500, 500]
-    assert again.json is not None and again.json["message"].startswith("The OpenAPI Generator failed")
-    assert "The last attempt failed" in again.json["message"]
+    assert json_body(again)["message"].startswith("The OpenAPI Generator failed")
+    assert "The last attempt failed" in json_body(again)["message"]
+    assert 0 < int(again.headers["Retry-After"]) <= clientgen.FAILURE_MEMORY_SECONDS
+    assert "Retry-After" not in first.headers
     assert generator_log() == 2
 
 

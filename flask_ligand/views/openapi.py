@@ -53,7 +53,9 @@ def _link_to(generator: str, args: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _abort_for(error: ClientGenerationError) -> NoReturn:
-    abort(error.http_status, str(error))
+    if error.retry_after is None:
+        abort(error.http_status, str(error))
+    abort(error.http_status, str(error), headers={"Retry-After": str(error.retry_after)})
 
 
 @BLP.route("/python/")
