@@ -25,10 +25,13 @@ ENV PATH=/venv/bin:$PATH \
     FLASK_APP=example_petstore.app \
     FLASK_ENV=prod \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus-multiproc \
+    OPENAPI_CLIENT_CACHE_DIR=/tmp/openapi-clients \
     PORT=8000
 RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin app
 WORKDIR /app
 COPY --from=build /venv /venv
+# The image has no Java, so the client generation endpoints answer 503 naming what to install; generated clients
+# would be cached in OPENAPI_CLIENT_CACHE_DIR (the instance folder, in the venv, is read-only for the service).
 # Owned by root and read-only for the service: it can read its configuration and migrations, not change them.
 COPY gunicorn.conf.py ./
 COPY migrations ./migrations

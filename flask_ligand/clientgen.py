@@ -127,7 +127,7 @@ def describe_client(generator: str, use_private_url: bool) -> GeneratedClient:
         default=str,
     )
     code = uuid.uuid5(_CODE_NAMESPACE, hashlib.sha256(key.encode()).hexdigest())
-    return GeneratedClient(code, generator, cache_dir() / f"{code}.zip", server_url, name, version, spec, options)
+    return GeneratedClient(code, generator, _cache_folder() / f"{code}.zip", server_url, name, version, spec, options)
 
 
 def find_client(code: uuid.UUID) -> GeneratedClient | None:
@@ -156,6 +156,7 @@ def ensure_archive(client: GeneratedClient) -> None:
     if _in_cache(client):
         return
     _raise_recent_failure(client)
+    cache_dir()
     from filelock import FileLock  # here: a service that never generates a client never imports it
     from filelock import Timeout as LockTimeout
 
@@ -180,6 +181,8 @@ def ensure_archive(client: GeneratedClient) -> None:
             503,
             retry_after=10,
         ) from None
+    except OSError as error:  # the lock, the work folder or the archive could not be written
+        raise _unwritable(client.archive.parent, error) from error
 
 
 def download_link(client: GeneratedClient, base_url: str | None = None) -> str:
@@ -208,11 +211,31 @@ def extract_client(client: GeneratedClient, out_dir: Path) -> None:
 
 
 def cache_dir() -> Path:
-    """Return the generation cache folder (``OPENAPI_CLIENT_CACHE_DIR`` or the instance folder's), creating it."""
-    configured = current_app.config.get("OPENAPI_CLIENT_CACHE_DIR")
-    folder = Path(configured) if configured else Path(current_app.instance_path, "openapi-clients")
-    folder.mkdir(parents=True, exist_ok=True)
+    """Return the generation cache folder (``OPENAPI_CLIENT_CACHE_DIR`` or the instance folder's), creating it.
+
+    Raises:
+        ClientGenerationError: (503) The folder cannot be created.
+    """
+    folder = _cache_folder()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _unwritable(folder, error) from error
     return folder
+
+
+def _cache_folder() -> Path:
+    configured = current_app.config.get("OPENAPI_CLIENT_CACHE_DIR")
+    return Path(configured) if configured else Path(current_app.instance_path, "openapi-clients")
+
+
+def _unwritable(folder: Path, error: OSError) -> ClientGenerationError:
+    # An installed service's instance folder is often read-only (a container's site-packages, say).
+    return ClientGenerationError(
+        f"The client generation cache '{folder}' cannot be written ({error.strerror or error}): set "
+        "OPENAPI_CLIENT_CACHE_DIR to a folder the service may write to.",
+        503,
+    )
 
 
 def find_java(configured: str | None = None) -> str:
@@ -251,7 +274,7 @@ def _in_cache(client: GeneratedClient) -> bool:
     except FileNotFoundError:
         return False
     except OSError:  # a read-only cache is served as it is, and never pruned
-        pass
+        return client.archive.is_file()
     return True
 
 

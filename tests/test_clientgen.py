@@ -257,6 +257,20 @@ def test_a_failed_generation_is_answered_at_once_for_a_minute_then_tried_again(
     assert generator_log() == 2
 
 
+def test_a_cache_folder_that_cannot_be_written_is_a_503_naming_the_setting(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    """As in a container whose instance folder lies in read-only site-packages: a 503 saying what to set, not a 500."""
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("not a folder")
+    service = make_app(OPENAPI_CLIENT_CACHE_DIR=str(in_the_way / "cache")).test_client()
+
+    response = service.get("/openapi/python/")
+
+    assert response.status_code == 503
+    assert "set OPENAPI_CLIENT_CACHE_DIR to a folder the service may write to" in json_body(response)["message"]
+
+
 def test_archives_unused_for_a_month_are_deleted_when_the_generator_runs(make_app: AppFactory, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     cache.mkdir()

@@ -281,6 +281,9 @@ def test_release_step_then_service_then_stop_finishing_the_request_in_progress(
         with engine.connect() as connection:
             assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD_REVISION
         assert podman("healthcheck", "run", service.name, check=False).returncode == 0
+        generation = _request(service.url, "GET", "/openapi/python/")
+        assert generation.status == 503, generation.body  # the image has no Java: a JSON 503 saying so
+        assert "No Java runtime" in generation.body["message"]
         created = _request(service.url, "POST", "/pets/", {"name": "Boxed"}, token)
         assert created.status == 201, created.body
         path = f"/pets/{created.body['id']}"
