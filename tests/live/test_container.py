@@ -112,10 +112,12 @@ def python_image(podman: Podman, tmp_path_factory: pytest.TempPathFactory) -> st
 
 @pytest.fixture(scope="module")
 def image(podman: Podman, python_image: str) -> str:
-    """The repository's Dockerfile, built unchanged but for its base."""
+    """The repository's Dockerfile, built unchanged but for its base; the image of an earlier run is removed."""
+    earlier = podman("image", "inspect", "--format", "{{.Id}}", IMAGE, check=False).stdout.strip()
     podman(
         "build",
         "--pull=never",
+        "--layers=false",  # no cached stage images left behind for each change of the code
         "--format=docker",  # HEALTHCHECK is a Docker image setting; OCI images have none
         "--network=host",
         # The machine's trusted certificates, for pip to trust a TLS-inspecting proxy when there is one; mounted
@@ -127,6 +129,8 @@ def image(podman: Podman, python_image: str) -> str:
         IMAGE,
         str(REPO_ROOT),
     )
+    if earlier and earlier != podman("image", "inspect", "--format", "{{.Id}}", IMAGE).stdout.strip():
+        podman("rmi", earlier, check=False)
     return IMAGE
 
 
