@@ -1,5 +1,5 @@
-"""The repository's ``Dockerfile``, built and run: the release step, an unprivileged service, its health check, and a
-``docker stop`` (SIGTERM) that lets a request in progress finish.
+"""The repository's ``Dockerfile``, built and run: the release step, an unprivileged service on a read-only root file
+system, its health check, and a ``docker stop`` (SIGTERM) that lets a request in progress finish.
 
 The image is built and run with podman, which needs no daemon; ``docker build`` and ``docker run`` read the same
 Dockerfile. Its base is ``python:3.11-slim`` when that image is present or can be pulled. Where Docker Hub is out of
@@ -244,7 +244,10 @@ def deploy(
             ]
         )
     )
-    options = ["--network=host", f"--env-file={environment}", *podman.run_options]
+    # A read-only root file system with a writable /tmp, as `docker run --read-only --tmpfs /tmp` or Kubernetes'
+    # readOnlyRootFilesystem with an emptyDir there: the service writes nothing else.
+    read_only = ["--read-only", "--read-only-tmpfs=false", "--tmpfs=/tmp"]
+    options = ["--network=host", f"--env-file={environment}", *read_only, *podman.run_options]
     if container_uri.startswith("sqlite"):
         options.append(f"--volume={tmp_path}:{tmp_path}")
     names: list[str] = []
