@@ -4,20 +4,20 @@ Both pagers order a query by its own ``ORDER BY`` (the *declared sort*) then by 
 sort values never repeat or go missing between pages. :class:`SQLCursorPage` (upstream's name) pages by number with
 ``page``/``page_size`` and the ``X-Pagination`` header. :class:`KeysetPage` pages with signed, opaque ``cursor``
 values that point *after* (or *before*) a row, linked from the ``Link`` header (RFC 8288): its cost does not grow with
-the depth of the page, and rows inserted or deleted between requests do not shift it. Cursors are made and
-checked by ``flask_ligand.cursors``.
+the depth of the page, and rows inserted or deleted between requests do not shift it. The order is worked out by
+``flask_ligand.ordering``, totals by ``flask_ligand.counting``, and cursors are made and checked by
+``flask_ligand.cursors``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import http
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
-from functools import lru_cache, wraps
+from functools import wraps
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -29,22 +29,16 @@ from flask_smorest.pagination import PaginationMetadataSchema as _SmorestPaginat
 from flask_smorest.pagination import PaginationMixin as _SmorestPaginationMixin
 from flask_smorest.pagination import PaginationParameters
 from flask_smorest.utils import unpack_tuple_response
-from sqlalchemy import Select, and_, false, func, inspect, or_, select, true, tuple_
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm.exc import UnmappedColumnError
-from sqlalchemy.sql import operators
-from sqlalchemy.sql.elements import ClauseElement, ColumnElement, UnaryExpression
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy import Select
 
+from flask_ligand.counting import COUNT_STRATEGIES, count_rows, estimate_rows
 from flask_ligand.cursors import NO_SECRET, Cursor, cursors_enabled, decode_cursor, encode_cursor
 from flask_ligand.errors import ConfigurationError, abort
 from flask_ligand.extensions.database import DB
+from flask_ligand.ordering import SortKey, after, fingerprint, ordered, sort_keys
 
 #: The largest ``page`` accepted: beyond it the row offset could overflow the database's 64-bit integers (a 500).
 _MAX_PAGE = 2**31 - 1
-#: How ``SQLCursorPage`` finds the total for ``X-Pagination``: ``exact`` runs ``COUNT(*)``, ``none`` skips it,
-#: ``estimate`` takes PostgreSQL's planner estimate when it is large (see ``PAGINATION_COUNT_ESTIMATE_ABOVE``).
-COUNT_STRATEGIES = ("exact", "none", "estimate")
 #: Headers of a keyset page: documented in OpenAPI and exposed to browsers by CORS.
 LINK_HEADER = {
     "description": "RFC 8288 links to the `next` and `prev` pages (keyset cursors) and to the `first` page.",
@@ -68,10 +62,10 @@ class SQLCursorPage(Page):  # type: ignore[misc]
     """
 
     def __init__(self, collection: Any, page_params: PaginationParameters) -> None:
-        self.sort_keys = _sort_keys(collection)
+        self.sort_keys = sort_keys(collection)
         self.has_next = False
         self.count_is_estimate = False
-        super().__init__(_ordered(collection, self.sort_keys), page_params)
+        super().__init__(ordered(collection, self.sort_keys), page_params)
 
     @property
     def items(self) -> list[Any]:
@@ -86,11 +80,11 @@ class SQLCursorPage(Page):  # type: ignore[misc]
         if strategy == "none":
             return None
         if strategy == "estimate":
-            estimate = _estimate(self.collection)
+            estimate = estimate_rows(self.collection)
             if estimate is not None and estimate >= current_app.config.get("PAGINATION_COUNT_ESTIMATE_ABOVE", 10_000):
                 self.count_is_estimate = True
                 return estimate
-        return _count(self.collection)
+        return count_rows(self.collection)
 
 
 class PaginationMetadataSchema(_SmorestPaginationMetadataSchema):  # type: ignore[misc]
@@ -126,7 +120,7 @@ class KeysetPage:
     """
 
     def __init__(self, collection: Any, page_params: KeysetParameters) -> None:
-        keys = _sort_keys(collection)
+        keys = sort_keys(collection)
         if keys is None:
             raise TypeError(
                 "KeysetPage needs a query of one model ordered by its columns, e.g. select(Pet).order_by(Pet.name)."
@@ -136,7 +130,7 @@ class KeysetPage:
         self.has_next = self.has_prev = False
         self._items = self._load(collection)
         if page_params.count:
-            page_params.item_count = _count(collection)
+            page_params.item_count = count_rows(collection)
 
     @property
     def items(self) -> list[Any]:
@@ -157,15 +151,15 @@ class KeysetPage:
     def _load(self, collection: Any) -> list[Any]:
         size, cursor = self.page_params.page_size, self.page_params.cursor
         backwards = cursor is not None and cursor.direction == "prev"
-        query = _ordered(collection, self.sort_keys, reverse=backwards)
+        query = ordered(collection, self.sort_keys, reverse=backwards)
         if cursor is not None:
-            if cursor.fingerprint != _fingerprint(self.sort_keys) or len(cursor.values) != len(self.sort_keys):
+            if cursor.fingerprint != fingerprint(self.sort_keys) or len(cursor.values) != len(self.sort_keys):
                 abort(
                     http.HTTPStatus.UNPROCESSABLE_ENTITY,
                     "This cursor was made for another sort order: start again from the first page.",
                     errors={"query": {"cursor": ["Cursor does not match the sort order."]}},
                 )
-            query = query.where(_after(self.sort_keys, cursor.values, reverse=backwards))
+            query = query.where(after(self.sort_keys, cursor.values, reverse=backwards))
         rows = _fetch(query.limit(size + 1))
         more = len(rows) > size
         rows = rows[:size]
@@ -379,33 +373,6 @@ def check_pagination_settings(
         _LOG.warning("%s Until then, endpoints with paginate(keyset=True) serve numbered pages only.", NO_SECRET)
 
 
-@dataclass(frozen=True)
-class _SortKey:
-    """One term of the sort: a model column, its direction and where its NULLs go."""
-
-    expression: ColumnElement[Any]
-    attribute: str
-    descending: bool
-    nulls_last: bool
-    nullable: bool
-
-    def order(self, reverse: bool = False) -> ColumnElement[Any]:
-        clause = self.expression.desc() if self.descending != reverse else self.expression.asc()
-        if not self.nullable:
-            return clause
-        return clause.nulls_last() if self.nulls_last != reverse else clause.nulls_first()
-
-    def after(self, value: Any, reverse: bool) -> ColumnElement[bool]:
-        nulls_last = self.nulls_last != reverse
-        if value is None:
-            return self.expression.is_not(None) if not nulls_last else false()
-        after = self.expression < value if self.descending != reverse else self.expression > value
-        return or_(after, self.expression.is_(None)) if self.nullable and nulls_last else after
-
-    def equals(self, value: Any) -> ColumnElement[bool]:
-        return self.expression.is_(None) if value is None else self.expression == value
-
-
 class _PageSizeSchema(ma.Schema):
     """Query arguments of a page: unknown ones belong to the view's own schema."""
 
@@ -443,150 +410,10 @@ def _count_field() -> ma.fields.Boolean:
     )
 
 
-def _sort_keys(collection: Any) -> tuple[_SortKey, ...] | None:
-    """The declared sort of a one-model query then its primary key; ``None`` when it cannot be analysed."""
-    descriptions = getattr(collection, "column_descriptions", None)
-    entity = descriptions[0].get("entity") if descriptions and len(descriptions) == 1 else None
-    mapper = inspect(entity, raiseerr=False) if entity is not None else None
-    if mapper is None or not hasattr(mapper, "primary_key"):
-        return None
-    keys: list[_SortKey] = []
-    for clause in getattr(collection, "_order_by_clauses", ()):
-        key = _sort_key(mapper, clause)
-        if key is None:
-            return None
-        keys.append(key)
-    seen = {(key.expression.table, key.expression.key) for key in keys}
-    for column in mapper.primary_key:
-        if (column.table, column.key) not in seen:
-            key = _sort_key(mapper, column)
-            if key is None:  # pragma: no cover - a mapped primary key is always a mapped column
-                return None
-            keys.append(key)
-    return tuple(keys)
-
-
-def _sort_key(mapper: Any, clause: Any) -> _SortKey | None:
-    descending, nulls_last = False, None
-    while isinstance(clause, UnaryExpression) and clause.modifier is not None:
-        if clause.modifier is operators.desc_op:
-            descending = True
-        elif clause.modifier in (operators.nulls_last_op, operators.nulls_first_op):
-            nulls_last = clause.modifier is operators.nulls_last_op
-        elif clause.modifier is not operators.asc_op:
-            return None
-        clause = clause.element
-    try:
-        attribute = mapper.get_property_by_column(clause).key
-    except UnmappedColumnError:
-        return None
-    return _SortKey(
-        expression=clause,
-        attribute=attribute,
-        descending=descending,
-        nulls_last=(not descending) if nulls_last is None else nulls_last,
-        nullable=bool(getattr(clause, "nullable", True)),
-    )
-
-
-def _ordered(collection: Any, keys: Sequence[_SortKey] | None, reverse: bool = False) -> Any:
-    if keys is None:
-        return _with_primary_key_order(collection)
-    return collection.order_by(None).order_by(*(key.order(reverse) for key in keys))
-
-
-def _with_primary_key_order(collection: Any) -> Any:
-    descriptions = getattr(collection, "column_descriptions", None)
-    entity = descriptions[0].get("entity") if descriptions else None
-    mapper = inspect(entity, raiseerr=False) if entity is not None else None
-    if mapper is None or not hasattr(mapper, "primary_key"):
-        return collection
-    return collection.order_by(*mapper.primary_key)
-
-
-def _after(keys: Sequence[_SortKey], values: list[Any], reverse: bool) -> ColumnElement[bool]:
-    """Rows strictly after ``values`` in the sort order (before them when ``reverse``)."""
-    if len(keys) == 1:
-        return keys[0].after(values[0], reverse)
-    if None not in values and not any(key.nullable for key in keys) and len({key.descending for key in keys}) == 1:
-        # One row-value comparison lets the database walk a composite index from the cursor; a plain tuple of
-        # values is bound with each column's type (a UUID stored as text stays text).
-        columns, bound = tuple_(*(key.expression for key in keys)), tuple(values)
-        return columns < bound if keys[0].descending != reverse else columns > bound
-    terms = []
-    for index, key in enumerate(keys):
-        equal = [previous.equals(value) for previous, value in zip(keys[:index], values, strict=False)]
-        terms.append(and_(true(), *equal, key.after(values[index], reverse)))
-    return or_(*terms)
-
-
 def _fetch(query: Any) -> list[Any]:
     if isinstance(query, Select):
         return list(DB.session.scalars(query))
     return list(query)
-
-
-def _unordered(collection: Any) -> tuple[Any, Select[Any]]:
-    """``collection`` without its ``ORDER BY``, and that as a ``select()`` (a ``Model.query``'s statement)."""
-    unordered = collection.order_by(None)
-    return unordered, unordered if isinstance(unordered, Select) else unordered.statement
-
-
-def _count(collection: Any) -> int:
-    unordered, statement = _unordered(collection)
-    if _countable_in_place(statement):
-        # SELECT count(*) FROM <the query's FROM and WHERE>: cheaper to build, compile and run than a subquery.
-        counted = statement.with_only_columns(func.count(), maintain_column_froms=True)
-    elif isinstance(unordered, Select):
-        counted = select(func.count()).select_from(unordered.subquery())
-    else:
-        return int(unordered.count())
-    return int(DB.session.scalar(counted) or 0)
-
-
-def _countable_in_place(statement: Select[Any]) -> bool:
-    """Whether replacing the columns of ``statement`` by ``count(*)`` counts its rows.
-
-    Not with anything that makes the rows depend on the columns (``DISTINCT``, ``GROUP BY``), bounds them (``LIMIT``),
-    or that the ORM adds to the ``FROM`` (joins and loader options): those are counted around a subquery.
-    """
-    return not (
-        # SQLAlchemy has no public accessor for these parts of a Select.
-        statement._distinct
-        or statement._group_by_clauses
-        or statement._having_criteria
-        or statement._limit_clause is not None
-        or statement._offset_clause is not None
-        or statement._fetch_clause is not None
-        or statement._setup_joins
-        or statement._with_options
-        or statement._for_update_arg is not None
-    )
-
-
-def _estimate(collection: Any) -> int | None:
-    """PostgreSQL's planner estimate of the rows of ``collection`` (``EXPLAIN``, no rows read); ``None`` elsewhere."""
-    _, statement = _unordered(collection)
-    if DB.session.get_bind(clause=statement).dialect.name != "postgresql":
-        return None
-    plan = DB.session.scalar(_Explain(statement))
-    if isinstance(plan, str | bytes):
-        plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
-
-
-class _Explain(Executable, ClauseElement):
-    """``EXPLAIN (FORMAT JSON)`` of a statement, with its parameters bound as the statement's own would be."""
-
-    inherit_cache = False  # a wrapper: caching it would need a cache key of its own for little gain
-
-    def __init__(self, statement: Any) -> None:
-        self.statement = statement
-
-
-@compiles(_Explain, "postgresql")
-def _compile_explain(element: _Explain, compiler: Any, **kwargs: Any) -> str:
-    return "EXPLAIN (FORMAT JSON) " + str(compiler.process(element.statement, **kwargs))
 
 
 def _offset_metadata(
@@ -662,11 +489,5 @@ def _link_header(links: dict[str, str]) -> str:
     return ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items())
 
 
-def _cursor_of(keys: tuple[_SortKey, ...], item: Any, direction: Literal["next", "prev"]) -> str:
-    return encode_cursor(_fingerprint(keys), [getattr(item, key.attribute) for key in keys], direction)
-
-
-@lru_cache(maxsize=256)
-def _fingerprint(keys: tuple[_SortKey, ...]) -> str:
-    terms = ",".join(f"{key.expression}:{key.descending:d}{key.nulls_last:d}" for key in keys)
-    return hashlib.sha256(terms.encode()).hexdigest()[:12]
+def _cursor_of(keys: tuple[SortKey, ...], item: Any, direction: Literal["next", "prev"]) -> str:
+    return encode_cursor(fingerprint(keys), [getattr(item, key.attribute) for key in keys], direction)
