@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from flask_ligand.settings import ENV_SETTINGS
 from flask_ligand.testing import HeadersFactory as HeadersFactory
 from flask_ligand.testing import TokenFactory as TokenFactory
 from tests import pg
-from tests.servers import require
+from tests.servers import oidc_provider, require
 
 pytest_plugins = ["flask_ligand.pytest_plugin"]
 
@@ -48,3 +49,16 @@ def postgresql_cluster() -> Iterator[pg.Cluster]:
 def ligand_postgresql_url(postgresql_cluster: pg.Cluster) -> str:
     """The plugin's PostgreSQL server: the private cluster (so the ``[postgresql]`` half runs wherever it can)."""
     return postgresql_cluster.uri("postgres")
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> rsa.RSAPrivateKey:
+    """The key of the identity provider that ``provider`` serves, for :func:`tests.servers.sign_token`."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def provider(signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
+    """An OpenID Connect provider on 127.0.0.1 publishing ``signing_key``, for services in ``prod``; its issuer URL."""
+    with oidc_provider(signing_key) as issuer:
+        yield issuer

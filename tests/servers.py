@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import socket
 import threading
@@ -10,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -101,3 +104,33 @@ def sign_token(
         "realm_access": {"roles": list(roles)},
     }
     return jwt.encode(claims, signing_key, algorithm="RS256", headers={"kid": KID})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A response read whole: status, headers (as sent) and body (parsed when JSON)."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("ETag")
+
+
+def request(
+    base_url: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, timeout: float = 60
+) -> Answer:
+    """One HTTP request on a connection of its own to ``base_url`` (``http://HOST:PORT``); ``body`` is sent as JSON."""
+    host, port = base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        payload = None if body is None else json.dumps(body)
+        connection.request(method, path, payload, {"Content-Type": "application/json", **(headers or {})})
+        response = connection.getresponse()
+        data = response.read()
+        is_json = (response.getheader("Content-Type") or "").startswith("application/json")
+        return Answer(response.status, dict(response.getheaders()), json.loads(data) if is_json and data else data)
+    finally:
+        connection.close()

@@ -7,8 +7,6 @@ one gunicorn of 4 workers and with two separate instances on two ports sharing t
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import re
 import secrets
@@ -19,7 +17,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 import example_petstore
 from example_petstore.models import Pet
 from flask_ligand.extensions.database import DB
-from tests.servers import oidc_provider, sign_token
+from tests.servers import Answer, request, sign_token
 
 ROUNDS = 10
 CLIENTS = 20
@@ -38,27 +35,6 @@ CLIENTS = 20
 TIMEOUT = 60
 
 Gunicorn = Callable[..., str]
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What one client got back for its ``PUT``."""
-
-    status: int
-    body: dict[str, Any]
-    etag: str | None
-
-
-@pytest.fixture(scope="module")
-def signing_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="module")
-def provider(signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
-    """An OpenID Connect provider on 127.0.0.1 publishing ``signing_key``; yields its issuer URL."""
-    with oidc_provider(signing_key) as issuer:
-        yield issuer
 
 
 @pytest.fixture
@@ -150,18 +126,10 @@ def _request(
     base_url: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, timeout: float = 60
 ) -> Answer:
     """One HTTP request on a connection of its own; connection failures are status 0."""
-    host, port = base_url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
     try:
-        payload = None if body is None else json.dumps(body)
-        connection.request(method, path, payload, {"Content-Type": "application/json", **(headers or {})})
-        response = connection.getresponse()
-        data = response.read()
-        return Answer(response.status, json.loads(data) if data else {}, response.getheader("ETag"))
+        return request(base_url, method, path, body, headers, timeout)
     except (ConnectionError, TimeoutError):
         return Answer(0, {}, None)
-    finally:
-        connection.close()
 
 
 def _race(

@@ -10,7 +10,6 @@ debootstrap from Debian's mirror and kept as ``localhost/flask-ligand-test/pytho
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import resource
@@ -33,7 +32,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import REPO_ROOT
-from tests.servers import free_port, oidc_provider, require, sign_token
+from tests.servers import Answer, free_port, require, sign_token
+from tests.servers import request as _request
 
 OFFICIAL_PYTHON_IMAGE = "docker.io/library/python:3.11-slim"
 STAND_IN_PYTHON_IMAGE = "localhost/flask-ligand-test/python:bookworm"
@@ -157,38 +157,6 @@ def test_the_service_cannot_change_its_code_configuration_or_migrations(podman: 
     result = podman("run", "--rm", *podman.run_options, image, "sh", "-c", script)
 
     assert result.stdout.split() == ["10001", "tmp-writable"]
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-
-def _request(base_url: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
-    host, port = base_url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=TIMEOUT)
-    try:
-        payload = None if body is None else json.dumps(body)
-        connection.request(method, path, payload, {"Content-Type": "application/json", **(headers or {})})
-        response = connection.getresponse()
-        data = response.read()
-        content = json.loads(data) if response.getheader("Content-Type") == "application/json" else data
-        return Answer(response.status, dict(response.getheaders()), content)
-    finally:
-        connection.close()
-
-
-@pytest.fixture(scope="module")
-def signing_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="module")
-def provider(signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
-    with oidc_provider(signing_key) as issuer:
-        yield issuer
 
 
 @dataclass
