@@ -25,6 +25,8 @@ class UTCDateTime(ma.fields.DateTime):
     Naive datetimes (SQLite returns them) are taken to be UTC already.
     """
 
+    default_error_messages = {"utc_range": "Not a valid datetime: it is out of range once converted to UTC."}
+
     def _serialize(self, value: dt.datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
             return None
@@ -36,7 +38,10 @@ class UTCDateTime(ma.fields.DateTime):
         parsed: dt.datetime = super()._deserialize(value, attr, data, **kwargs)
         if parsed.tzinfo is None:
             return parsed.replace(tzinfo=dt.UTC)
-        return parsed.astimezone(dt.UTC)
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError:  # e.g. 0001-01-01T01:00:00+08:00 is in year 0 in UTC
+            raise self.make_error("utc_range") from None
 
 
 class Schema(ma.Schema):

@@ -141,6 +141,17 @@ def test_invalid_filter_value_returns_422_naming_it(client: FlaskClient) -> None
     assert list(json_body(response)["errors"]["query"]) == ["created_at__gte"]
 
 
+@pytest.mark.parametrize("bound", ["0001-01-01T01:00:00+08:00", "9999-12-31T23:00:00-02:00"])
+def test_a_datetime_beyond_the_utc_range_returns_422_naming_it(client: FlaskClient, bound: str) -> None:
+    """A datetime valid in its own offset but outside years 1 to 9999 in UTC is refused, not a 500."""
+    response = client.get("/pets/", query_string={"updated_at__lte": bound})
+
+    assert response.status_code == 422
+    assert json_body(response)["errors"]["query"] == {
+        "updated_at__lte": ["Not a valid datetime: it is out of range once converted to UTC."]
+    }
+
+
 def test_numbered_pages_follow_the_sort(client: FlaskClient, add_pets: AddPets) -> None:
     """``page``/``page_size`` are not unknown parameters, and page 2 continues the sorted, filtered list."""
     add_pets(("Ada", ""), ("Bo", ""), ("Cy", ""), ("Di", ""), ("Ed", ""), ("Zed", ""))
