@@ -3,6 +3,8 @@
 It runs the same SQL as the petstore and returns the same JSON and pagination headers, with none of a framework's
 conveniences (no ORM, no schemas, no error handlers, no logging). The gap between the two is what flask-ligand costs.
 ``benchmarks/run.py`` serves it with gunicorn (``benchmarks.floor:app``) next to the petstore, with the same settings.
+With ``FLOOR_REQUEST_LOGS=1`` (``run.py --floor-logs``) it writes the two JSON request lines the petstore writes,
+by hand: the floor of a service that must log its requests.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
+import sys
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import jwt
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from sqlalchemy import create_engine, text
 
 _DATETIME = "%Y-%m-%dT%H:%M:%SZ"
@@ -44,6 +49,61 @@ _INSERT = text(
     "VALUES (:id, :name, :description, :now, :now, :version)"
 )
 _PUBLIC_KEY = os.environ.get("BENCH_JWT_PUBLIC_KEY", "")
+_LOG = logging.getLogger("floor.request")
+
+
+def _log_line(event: str, **fields: Any) -> None:
+    line = {**fields, "event": event, "request_id": g.request_id, "level": "info", "logger": _LOG.name}
+    line["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    _LOG.info(json.dumps(line, default=str))
+
+
+def _body(data: bytes, is_json: bool) -> dict[str, Any]:
+    if not data:
+        return {}
+    if not is_json or len(data) > 4096:
+        return {"body_omitted": f"{len(data)} bytes"}
+    return {"body": json.loads(data)}
+
+
+def _request_started() -> None:
+    g.started, g.request_id = time.perf_counter(), uuid.uuid4().hex
+    headers = {name: "[REDACTED]" if name.lower() == "authorization" else value for name, value in request.headers}
+    query = {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()}
+    _log_line(
+        "request started",
+        method=request.method,
+        path=request.path,
+        query=query,
+        remote_addr=request.remote_addr,
+        headers=headers,
+        **_body(request.get_data(), request.is_json),
+    )
+
+
+def _request_finished(response: Response) -> Response:
+    response.headers["X-Request-ID"] = g.request_id
+    query = {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()}
+    duration_ms = round((time.perf_counter() - g.started) * 1000, 3)
+    _log_line(
+        "request finished",
+        method=request.method,
+        path=request.path,
+        query=query,
+        status=response.status_code,
+        duration_ms=duration_ms,
+        **_body(response.get_data(), response.is_json),
+    )
+    return response
+
+
+if os.environ.get("FLOOR_REQUEST_LOGS"):
+    _handler = logging.StreamHandler(sys.stderr)
+    _LOG.addHandler(_handler)
+    _LOG.setLevel(logging.INFO)
+    _LOG.propagate = False
+    app.before_request(_request_started)
+    app.after_request(_request_finished)
 
 
 def _pet(row: Any) -> dict[str, Any]:

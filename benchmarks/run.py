@@ -8,6 +8,7 @@ Usage (from the repository root; needs Debian's ``wrk`` and ``postgresql``, and 
     .venv/bin/python benchmarks/run.py --upstream           # also 0.10.4: cold start, memory, CPU per request
     .venv/bin/python benchmarks/run.py --startup-only --upstream   # only cold start and memory, both versions
     .venv/bin/python benchmarks/run.py --quick              # a few seconds: proves the script works
+    .venv/bin/python benchmarks/run.py --floor-logs         # the floor writes the two request lines too
 
 Without ``--database-url`` it starts a private PostgreSQL cluster (Debian's binaries, a temporary directory, a
 loopback port) and removes it at the end. For each table size it creates a database ``bench_<rows>``, seeds it in
@@ -151,6 +152,9 @@ def main() -> int:
     )
     if options.set:
         print("# petstore settings: " + ", ".join(f"{name}={value}" for name, value in options.set.items()))
+    floor_env = {"FLOOR_REQUEST_LOGS": "1"} if options.floor_logs else {}
+    if options.floor_logs:
+        print("# the floor writes the two JSON request lines too (--floor-logs)")
     with tempfile.TemporaryDirectory(prefix="ligand-bench-") as workdir, _database_server(options) as server_url:
         rows: list[tuple[str, int, Result, Result]] = []
         memory: dict[str, list[float]] = {}
@@ -167,7 +171,7 @@ def main() -> int:
             }
             with (
                 _gunicorn("example_petstore.app:app", {**env, **options.set}, options, workdir) as petstore,
-                _gunicorn("benchmarks.floor:app", env, options, workdir) as floor,
+                _gunicorn("benchmarks.floor:app", {**env, **floor_env}, options, workdir) as floor,
             ):
                 for scenario in _scenarios(size, petstore):
                     ours = _wrk(petstore, scenario, options, workdir, token)
@@ -199,6 +203,9 @@ def _arguments() -> argparse.Namespace:
         default=[],
         metavar="SETTING=VALUE",
         help="a setting of the petstore, as an environment variable (repeatable), e.g. PAGINATION_COUNT=estimate",
+    )
+    parser.add_argument(
+        "--floor-logs", action="store_true", help="the floor writes the petstore's two JSON request lines, by hand"
     )
     parser.add_argument("--wrk", default="wrk")
     options = parser.parse_args()

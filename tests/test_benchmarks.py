@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+
+import pytest
 
 from tests import pg
 from tests.conftest import REPO_ROOT
@@ -40,6 +44,33 @@ def test_benchmark_settings_reach_the_petstore(postgresql_cluster: pg.Cluster) -
     assert result.returncode != 0
     assert "gunicorn exited" in result.stderr
     assert "| list page 1" not in result.stdout
+
+
+def test_floor_writes_the_petstores_request_lines_when_asked(
+    postgresql_cluster: pg.Cluster, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``FLOOR_REQUEST_LOGS=1`` (``--floor-logs``): a started and a finished JSON line per request, token redacted."""
+    from benchmarks import run
+
+    url = run._create_database(postgresql_cluster.uri("postgres"), "bench_floor_logs")
+    run._prepare(url, 3)
+    monkeypatch.setenv("SQLALCHEMY_DATABASE_URI", url)
+    monkeypatch.setenv("FLOOR_REQUEST_LOGS", "1")
+    monkeypatch.delitem(sys.modules, "benchmarks.floor", raising=False)  # it reads its environment when imported
+    floor = importlib.import_module("benchmarks.floor")
+    try:
+        response = floor.app.test_client().get("/pets/?page=1&page_size=2", headers={"Authorization": "Bearer t0k3n"})
+    finally:
+        floor.engine.dispose()
+        floor._LOG.handlers.clear()
+        del sys.modules["benchmarks.floor"]  # the floor of other tests does not log
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+
+    assert response.status_code == 200
+    assert [line["event"] for line in lines] == ["request started", "request finished"]
+    assert lines[0]["headers"]["Authorization"] == "[REDACTED]"
+    assert lines[1]["body"] == response.json
+    assert {line["request_id"] for line in lines} == {response.headers["X-Request-ID"]}
 
 
 def _run(*arguments: str) -> subprocess.CompletedProcess[str]:
