@@ -66,15 +66,18 @@ def _body(data: bytes, is_json: bool) -> dict[str, Any]:
     return {"body": json.loads(data)}
 
 
+def _query() -> dict[str, Any]:
+    return {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()}
+
+
 def _request_started() -> None:
     g.started, g.request_id = time.perf_counter(), uuid.uuid4().hex
     headers = {name: "[REDACTED]" if name.lower() == "authorization" else value for name, value in request.headers}
-    query = {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()}
     _log_line(
         "request started",
         method=request.method,
         path=request.path,
-        query=query,
+        query=_query(),
         remote_addr=request.remote_addr,
         headers=headers,
         **_body(request.get_data(), request.is_json),
@@ -83,13 +86,12 @@ def _request_started() -> None:
 
 def _request_finished(response: Response) -> Response:
     response.headers["X-Request-ID"] = g.request_id
-    query = {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()}
     duration_ms = round((time.perf_counter() - g.started) * 1000, 3)
     _log_line(
         "request finished",
         method=request.method,
         path=request.path,
-        query=query,
+        query=_query(),
         status=response.status_code,
         duration_ms=duration_ms,
         **_body(response.get_data(), response.is_json),
