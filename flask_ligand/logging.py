@@ -434,6 +434,8 @@ def _body(
         return {"body": json.loads(get_data())}  # redacted with the rest of the line, in structlog's chain
     except ValueError:
         return {"body_omitted": f"{length} bytes, not valid JSON"}
+    except RecursionError:
+        return {"body_omitted": f"{length} bytes, nested too deeply"}
 
 
 def _user_id() -> str | None:

@@ -151,6 +151,20 @@ def test_malformed_json_body_is_400_naming_the_problem(client: FlaskClient, auth
 
 
 @pytest.mark.parametrize(
+    "data",
+    ["[" * 100_000 + "]" * 100_000, '{"name": ' + "[" * 100_000 + "]" * 100_000 + "}"],
+    ids=["top-level", "in-a-field"],
+)
+def test_json_body_nested_too_deeply_is_400(client: FlaskClient, auth_headers: HeadersFactory, data: str) -> None:
+    """200 kB of brackets, beyond Python's recursion limit, is a 400 saying so, not a 500."""
+    response = client.post("/pets/", data=data, content_type="application/json", headers=auth_headers("user"))
+
+    body = assert_error(response, 400, errors=True)
+    assert "nests arrays or objects too deeply" in body["message"]
+    assert body["errors"] == {"json": ["Nested too deeply."]}
+
+
+@pytest.mark.parametrize(
     ("method", "path"),
     [("post", "/pets/"), ("put", f"/pets/{uuid.uuid4()}"), ("delete", f"/pets/{uuid.uuid4()}")],
 )

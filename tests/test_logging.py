@@ -127,14 +127,16 @@ def test_request_with_an_unloggable_body_is_answered_and_logged(
 def test_body_too_deep_to_log_does_not_break_the_request(
     client: FlaskClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A JSON body nested too deeply to be logged leaves the request alone and says so in the log."""
+    """A JSON body nested too deeply to be read leaves the request alone and is logged as omitted, saying why."""
     deep = b"[" * 2000 + b"]" * 2000
 
     response = client.get("/pets/", data=deep, content_type="application/json")
 
     assert response.status_code == 200
     lines = log_lines(capsys)
-    assert any(line["event"].startswith("A request could not be logged") for line in lines)
+    (started,) = request_lines(lines, "request started")
+    assert started["body_omitted"] == "4000 bytes, nested too deeply"
+    assert not any(line["event"].startswith("A request could not be logged") for line in lines)
     assert request_lines(lines, "request finished")[0]["status"] == 200
 
 

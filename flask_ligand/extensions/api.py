@@ -35,8 +35,9 @@ _T = TypeVar("_T")
 
 
 class _JsonBodyParser(FlaskParser):
-    """webargs' parser, but a body sent with a non-JSON content type is a 415 rather than "missing fields", and
-    text no database can store (NUL, lone surrogates; see ``flask_ligand.text``) is a 422 naming the field."""
+    """webargs' parser, but a body sent with a non-JSON content type is a 415 rather than "missing fields", text no
+    database can store (NUL, lone surrogates; see ``flask_ligand.text``) is a 422 naming the field, and a body nested
+    too deeply for Python's recursion limit is a 400 rather than a 500."""
 
     def _raw_load_json(self, req: flask.Request) -> Any:
         if not req.is_json and req.content_length:
@@ -44,8 +45,15 @@ class _JsonBodyParser(FlaskParser):
                 http.HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
                 f"Content-Type '{req.mimetype or 'none'}' is not supported here: send 'application/json'.",
             )
-        data = super()._raw_load_json(req)
-        _refuse_unstorable_text("json", unstorable_text_errors(data))
+        try:
+            data = super()._raw_load_json(req)
+            _refuse_unstorable_text("json", unstorable_text_errors(data))
+        except RecursionError:  # decoding or walking arrays/objects nested thousands deep, a few kilobytes of body
+            abort(
+                http.HTTPStatus.BAD_REQUEST,
+                "The request body nests arrays or objects too deeply to be read. Flatten it and retry.",
+                errors={"json": ["Nested too deeply."]},
+            )
         return data
 
     def load_querystring(self, req: flask.Request, schema: ma.Schema) -> Any:
