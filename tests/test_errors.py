@@ -150,6 +150,17 @@ def test_malformed_json_body_is_400_naming_the_problem(client: FlaskClient, auth
     assert body["errors"] == {"json": ["Invalid JSON body."]}
 
 
+def test_json_number_too_long_to_read_is_400(client: FlaskClient, auth_headers: HeadersFactory) -> None:
+    """An integer of 5,000 digits is valid JSON that Python refuses to convert: a 400 saying so, not a 500."""
+    data = '{"name": ' + "9" * 5000 + "}"
+
+    response = client.post("/pets/", data=data, content_type="application/json", headers=auth_headers("user"))
+
+    body = assert_error(response, 400, errors=True)
+    assert "integer thousands of digits long" in body["message"]
+    assert body["errors"] == {"json": ["Invalid JSON body."]}
+
+
 @pytest.mark.parametrize(
     "data",
     ["[" * 100_000 + "]" * 100_000, '{"name": ' + "[" * 100_000 + "]" * 100_000 + "}"],

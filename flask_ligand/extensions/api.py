@@ -7,6 +7,7 @@ they are defined in ``flask_ligand.schemas``, ``.pagination``, ``.errors`` and `
 from __future__ import annotations
 
 import http
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -48,6 +49,15 @@ class _JsonBodyParser(FlaskParser):
         try:
             data = super()._raw_load_json(req)
             _refuse_unstorable_text("json", unstorable_text_errors(data))
+        except json.JSONDecodeError:
+            raise  # webargs' own handling: empty means missing, anything else _handle_invalid_json_error
+        except ValueError:  # valid JSON Python will not read: an integer of over 4300 digits (sys.int_max_str_digits)
+            abort(
+                http.HTTPStatus.BAD_REQUEST,
+                "The request body holds a value that cannot be read, such as an integer thousands of digits long. "
+                "Fix it and retry.",
+                errors={"json": ["Invalid JSON body."]},
+            )
         except RecursionError:  # decoding or walking arrays/objects nested thousands deep, a few kilobytes of body
             abort(
                 http.HTTPStatus.BAD_REQUEST,
