@@ -20,6 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 from jwt.algorithms import RSAAlgorithm
+from werkzeug.datastructures import Headers
 from werkzeug.serving import make_server
 
 #: The key id of the tokens :func:`sign_token` makes and :func:`oidc_provider` publishes.
@@ -108,10 +109,10 @@ def sign_token(
 
 @dataclass(frozen=True)
 class Answer:
-    """A response read whole: status, headers (as sent) and body (parsed when JSON)."""
+    """A response read whole: status, headers (looked up in any case) and body (parsed when JSON)."""
 
     status: int
-    headers: dict[str, str]
+    headers: Headers
     body: Any
 
     @property
@@ -124,13 +125,20 @@ def request(
 ) -> Answer:
     """One HTTP request on a connection of its own to ``base_url`` (``http://HOST:PORT``); ``body`` is sent as JSON."""
     host, port = base_url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    payload = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    return exchange(http.client.HTTPConnection(host, int(port), timeout=timeout), method, path, payload, headers)
+
+
+def exchange(
+    connection: http.client.HTTPConnection, method: str, path: str, payload: bytes | None, headers: dict[str, str]
+) -> Answer:
+    """Send one request on ``connection`` (plain or TLS), read the whole response, and close the connection."""
     try:
-        payload = None if body is None else json.dumps(body)
-        connection.request(method, path, payload, {"Content-Type": "application/json", **(headers or {})})
+        connection.request(method, path, payload, headers)
         response = connection.getresponse()
         data = response.read()
         is_json = (response.getheader("Content-Type") or "").startswith("application/json")
-        return Answer(response.status, dict(response.getheaders()), json.loads(data) if is_json and data else data)
+        return Answer(response.status, Headers(response.getheaders()), json.loads(data) if is_json and data else data)
     finally:
         connection.close()

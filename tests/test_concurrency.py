@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
+from werkzeug.datastructures import Headers
 
 import example_petstore
 from example_petstore.models import Pet
@@ -129,7 +130,7 @@ def _request(
     try:
         return request(base_url, method, path, body, headers, timeout)
     except (ConnectionError, TimeoutError):
-        return Answer(0, {}, None)
+        return Answer(0, Headers(), None)
 
 
 def _race(

@@ -36,7 +36,7 @@ import example_petstore
 from flask_ligand.extensions.database import DB
 from flask_ligand.testing import make_token
 from tests.conftest import REPO_ROOT
-from tests.servers import free_port, require, serve
+from tests.servers import Answer, exchange, free_port, require, serve
 
 LOCATION_BLOCK = REPO_ROOT / "docs" / "examples" / "nginx-location.conf"
 PUBLIC_HOST = "pets.example.test"
@@ -44,13 +44,6 @@ CLIENT_ADDRESS = "127.0.0.2"
 #: What a client may write in the headers the proxy is trusted for.
 FORGED = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "http", "X-Request-ID": "forged-by-the-client"}
 TIMEOUT = 30
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: http.client.HTTPMessage
-    body: Any
 
 
 @dataclass(frozen=True)
@@ -66,14 +59,7 @@ class Proxy:
         connection = http.client.HTTPSConnection(
             "127.0.0.1", self.port, timeout=TIMEOUT, context=context, source_address=(CLIENT_ADDRESS, 0)
         )
-        try:
-            connection.request(method, path, body, {"Host": PUBLIC_HOST, **FORGED, **headers})
-            response = connection.getresponse()
-            data = response.read()
-            json_body = response.getheader("Content-Type", "").startswith("application/json")
-            return Answer(response.status, response.headers, json.loads(data) if json_body else data)
-        finally:
-            connection.close()
+        return exchange(connection, method, path, body, {"Host": PUBLIC_HOST, **FORGED, **headers})
 
 
 @pytest.fixture
