@@ -53,7 +53,10 @@ _LOG = logging.getLogger("floor.request")
 
 
 def _log_line(event: str, **fields: Any) -> None:
-    line = {**fields, "event": event, "request_id": g.request_id, "level": "info", "logger": _LOG.name}
+    """Log a request line: the request's method, path and query, ``fields``, then the event and its context."""
+    query = {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()}
+    line = {"method": request.method, "path": request.path, "query": query, **fields}
+    line.update(event=event, request_id=g.request_id, level="info", logger=_LOG.name)
     line["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     _LOG.info(json.dumps(line, default=str))
 
@@ -66,18 +69,11 @@ def _body(data: bytes, is_json: bool) -> dict[str, Any]:
     return {"body": json.loads(data)}
 
 
-def _query() -> dict[str, Any]:
-    return {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()}
-
-
 def _request_started() -> None:
     g.started, g.request_id = time.perf_counter(), uuid.uuid4().hex
     headers = {name: "[REDACTED]" if name.lower() == "authorization" else value for name, value in request.headers}
     _log_line(
         "request started",
-        method=request.method,
-        path=request.path,
-        query=_query(),
         remote_addr=request.remote_addr,
         headers=headers,
         **_body(request.get_data(), request.is_json),
@@ -89,9 +85,6 @@ def _request_finished(response: Response) -> Response:
     duration_ms = round((time.perf_counter() - g.started) * 1000, 3)
     _log_line(
         "request finished",
-        method=request.method,
-        path=request.path,
-        query=_query(),
         status=response.status_code,
         duration_ms=duration_ms,
         **_body(response.get_data(), response.is_json),

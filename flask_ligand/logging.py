@@ -349,9 +349,7 @@ def _request_started() -> None:
     _safely(
         lambda: log(
             "request started",
-            method=request.method,
-            path=request.path,
-            query=_query(),
+            **_request_fields(),
             remote_addr=request.remote_addr,
             headers={name: REDACTED if name.lower() in _SECRET_HEADERS else value for name, value in request.headers},
             **_body(request.mimetype, request.is_json, request.content_length, request.get_data, _request_body_limit()),
@@ -371,9 +369,7 @@ def _request_finished(response: Response) -> Response:
     _safely(
         lambda: log(
             "request finished",
-            method=request.method,
-            path=request.path,
-            query=_query(),
+            **_request_fields(),
             status=response.status_code,
             duration_ms=duration_ms,
             user_id=_user_id(),
@@ -409,8 +405,10 @@ def _log_for_path() -> Callable[..., Any] | None:
     return _LOG.debug if quiet else _LOG.info
 
 
-def _query() -> dict[str, Any]:
-    return {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()}
+def _request_fields() -> dict[str, Any]:
+    """What both request lines say of the request: method, path and query arguments."""
+    query = {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()}
+    return {"method": request.method, "path": request.path, "query": query}
 
 
 def _request_body_limit() -> int:
