@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 _EXTENSION_KEY = "flask_ligand.metrics"
 _G_STARTED = "_ligand_metrics_started"
 _UNMATCHED = "<unmatched>"
+#: Methods counted under their own name. Any token is a valid method, so others share one label: a client sending
+#: made-up methods must not create a series (and a histogram's buckets) per method.
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+_OTHER_METHOD = "<other>"
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,7 @@ def _request_finished(response: Response) -> Response:
     if started is not None:
         metrics: _Metrics = current_app.extensions[_EXTENSION_KEY]
         labels = {
-            "method": request.method,
+            "method": request.method if request.method in _KNOWN_METHODS else _OTHER_METHOD,
             "endpoint": request.url_rule.rule if request.url_rule is not None else _UNMATCHED,
             "status": str(response.status_code),
         }

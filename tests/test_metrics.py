@@ -64,6 +64,19 @@ def test_unknown_paths_share_one_label(client: FlaskClient) -> None:
     assert scraped[("http_requests_total", labels(method="GET", endpoint="<unmatched>", status="404"))] == 3
 
 
+def test_made_up_methods_share_one_label(client: FlaskClient) -> None:
+    """Any token is a valid HTTP method: made-up ones are counted together, so clients cannot multiply the series."""
+    client.get("/pets/")
+    for method in ("BREW", "X1", "X2", "PROPFIND"):
+        assert client.open("/pets/", method=method).status_code == 405
+
+    scraped = samples(client)
+
+    assert scraped[("http_requests_total", labels(method="<other>", endpoint="<unmatched>", status="405"))] == 4
+    methods = {dict(sample_labels).get("method") for _name, sample_labels in scraped}
+    assert methods == {None, "GET", "<other>"}
+
+
 def test_scrape_sees_itself_in_flight_and_no_connection_left_checked_out(client: FlaskClient) -> None:
     """During a scrape one request is in flight; after requests that used the database, no connection is held."""
     client.get("/pets/")
