@@ -161,14 +161,7 @@ def main() -> int:
         for size in options.rows:
             url = _create_database(server_url, f"bench_{size}")
             token, public_key = _prepare(url, size)
-            env = {
-                "FLASK_ENV": "local",
-                "SQLALCHEMY_DATABASE_URI": url,
-                "DB_AUTO_UPGRADE": "false",
-                "LOG_FORMAT": "json",
-                "PAGINATION_CURSOR_SECRET": "benchmark-secret-" + "x" * 32,
-                "BENCH_JWT_PUBLIC_KEY": public_key,
-            }
+            env = app_environment(url, public_key)
             with (
                 _gunicorn("example_petstore.app:app", {**env, **options.set}, options, workdir) as petstore,
                 _gunicorn("benchmarks.floor:app", {**env, **floor_env}, options, workdir) as floor,
@@ -217,6 +210,18 @@ def _arguments() -> argparse.Namespace:
         options.rows, options.duration, options.repeat = "1000", 1, 1
     options.rows = [int(size) for size in options.rows.split(",")]
     return options
+
+
+def app_environment(url: str, public_key: str) -> dict[str, str]:
+    """The environment both apps are served with: the petstore as it would run locally, JSON request lines."""
+    return {
+        "FLASK_ENV": "local",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "DB_AUTO_UPGRADE": "false",
+        "LOG_FORMAT": "json",
+        "PAGINATION_CURSOR_SECRET": "benchmark-secret-" + "x" * 32,
+        "BENCH_JWT_PUBLIC_KEY": public_key,
+    }
 
 
 @contextlib.contextmanager

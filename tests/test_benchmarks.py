@@ -73,9 +73,36 @@ def test_floor_writes_the_petstores_request_lines_when_asked(
     assert {line["request_id"] for line in lines} == {response.headers["X-Request-ID"]}
 
 
-def _run(*arguments: str) -> subprocess.CompletedProcess[str]:
+def test_parts_counts_each_apps_calls_by_part(postgresql_cluster: pg.Cluster) -> None:
+    """``benchmarks/parts.py`` prints, per app, the calls of a request by part; the parts add up to the total."""
+    result = _run(
+        "/pets/ID",
+        "--requests",
+        "5",
+        "--database-url",
+        postgresql_cluster.uri("postgres"),
+        script="benchmarks/parts.py",
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows: dict[str, list[float]] = {}
+    for line in result.stdout.splitlines():
+        if line.startswith("| ") and not line.startswith("| Part"):
+            name, *values = (cell.strip().strip("*") for cell in line.strip("|").split("|"))
+            rows[name] = [float(value.replace(",", "").removesuffix(" µs")) for value in values]
+    totals = rows.pop("total")
+    cpu = rows.pop("CPU per request (min of 7 rounds)")
+    assert [sum(column) for column in zip(*rows.values(), strict=True)] == pytest.approx(totals, abs=len(rows))
+    assert rows["request ids and request log lines"][0] > 0
+    assert rows["request ids and request log lines"][1] == 0  # the floor logs nothing by default
+    assert rows["SQL: SQLAlchemy Core, pool, psycopg"][1] > 0
+    assert all(value > 0 for value in cpu)
+    assert re.search(r"floor/petstore: 0\.\d\d in calls, \d\.\d\d in CPU time", result.stdout)
+
+
+def _run(*arguments: str, script: str = "benchmarks/run.py") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "benchmarks/run.py", *arguments],
+        [sys.executable, script, *arguments],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
