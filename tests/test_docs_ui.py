@@ -77,8 +77,11 @@ def test_docs_page_path_with_a_trailing_slash_leads_to_the_page(tmp_path: Path, 
 def test_docs_page_has_no_inline_script(tmp_path: Path, path: str) -> None:
     """Every script element has a src, except the JSON data block, which a browser never runs."""
     response = _client(tmp_path, OPENAPI_REDOC_PATH="/redoc").get(path)
+    scripts = SCRIPT.findall(response.text)
 
-    for attributes, body in SCRIPT.findall(response.text):
+    assert response.status_code == 200
+    assert any('src="' in attributes for attributes, _body in scripts)
+    for attributes, body in scripts:
         assert 'src="' in attributes or 'type="application/json"' in attributes
         assert not body.strip() or 'type="application/json"' in attributes
 

@@ -11,10 +11,11 @@ import pytest
 import structlog
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.exceptions import InternalServerError
 
 import example_petstore
 from flask_ligand.logging import REDACTED, build_formatter, current_request_id, redact
-from flask_ligand.testing import created_app, json_body
+from flask_ligand.testing import created_app
 from tests.conftest import MIGRATIONS_DIR, HeadersFactory, TokenFactory
 
 PASSWORD = "hunter2-nested-password"
@@ -160,7 +161,7 @@ def test_unhandled_exception_is_logged_once_with_traceback_and_request_id(
     assert response.json == {
         "code": 500,
         "status": "Internal Server Error",
-        "message": json_body(response)["message"],
+        "message": InternalServerError.description,
         "request_id": request_id,
     }
     assert "0xdeadbeef" not in response.text

@@ -409,6 +409,7 @@ def test_malformed_jwks_answers_503(make_prod_app: AppFactory, provider: Provide
 def test_configured_issuer_with_provider_down_answers_503(make_prod_app: AppFactory, provider: Provider) -> None:
     """With ``OIDC_ISSUER`` set, the issuer check needs no provider, and a key that cannot be fetched is a 503."""
     token = provider.sign()
+    forged_issuer = provider.sign(provider.claims(iss="https://evil.example.com"))
     provider.stop()
     app = make_prod_app(OIDC_ISSUER=provider.base_url)
 
@@ -416,6 +417,7 @@ def test_configured_issuer_with_provider_down_answers_503(make_prod_app: AppFact
 
     assert response.status_code == 503
     assert response.json["code"] == 503
+    _assert_invalid_token(_post_pet(app, forged_issuer), f"is not '{provider.base_url}'")
 
 
 def test_local_issuer_signs_and_verifies_with_an_ec_key(tmp_path: Path) -> None:

@@ -14,9 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_jwt_extended import create_access_token
 
-import flask_ligand.extensions.jwt as jwt_extension
 from flask_ligand.extensions.database import DB
-from flask_ligand.extensions.jwt import JWT
 from flask_ligand.testing import json_body
 
 HeadersFactory = Callable[..., dict[str, str]]
@@ -39,9 +37,12 @@ def upstream_app() -> Iterator[ModuleType]:
 
 
 @pytest.fixture
-def upstream(upstream_app: ModuleType, monkeypatch: pytest.MonkeyPatch, database_uri: str) -> Iterator[Flask]:
-    """The upstream-style app in ``testing``, set up the way upstream apps' test suites do it."""
-    monkeypatch.setattr(jwt_extension, "init_app", JWT.init_app)
+def upstream(upstream_app: ModuleType, database_uri: str) -> Iterator[Flask]:
+    """The upstream-style app in ``testing``, with flask-ligand's own JWT set-up.
+
+    Upstream apps' test suites often also replace ``extensions.jwt.init_app`` with ``JWT.init_app``; that set-up is
+    covered in ``test_jwt``, so that these tests go through the real one.
+    """
     app = upstream_app.create_app(
         "testing", "Upstream Pets", "1.0.0", "upstream-pets-client", SQLALCHEMY_DATABASE_URI=database_uri
     )
