@@ -13,6 +13,7 @@ coverage measurement begins, so flask-ligand and the service are imported by the
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -125,10 +126,14 @@ def ligand_postgresql_url(pytestconfig: pytest.Config) -> str | None:
 def ligand_postgresql_database(ligand_postgresql_url: str | None) -> Iterator[str]:
     """A database of this test session on the PostgreSQL server, dropped at the end; tests get a schema in it.
 
-    Skips the test when no server is configured.
+    Without a configured server the test is skipped, saying how to give one; when the ``CI`` environment variable
+    is set (as CI services set it) it fails instead: there, a database the suite asks for is a broken pipeline.
     """
     if not ligand_postgresql_url:
-        pytest.skip(f"no PostgreSQL server: pass --ligand-postgresql-url or set the {_URL_OPTION} ini option")
+        reason = f"no PostgreSQL server: pass --ligand-postgresql-url or set the {_URL_OPTION} ini option"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI is set: the suite's ligand_databases ask for PostgreSQL)", pytrace=False)
+        pytest.skip(reason)
     from flask_ligand.testing import postgresql_database
 
     with postgresql_database(ligand_postgresql_url) as url:

@@ -50,8 +50,13 @@ def _create(client: FlaskClient, auth_headers: HeadersFactory, name: str = "Rex"
     return response
 
 
-def _run_pytest(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "COV_"))}
+def _run_pytest(project: Path, *args: str, ci: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run pytest in ``project``, outside CI unless ``ci`` (the plugin fails instead of skipping in CI)."""
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "COV_")) and key != "CI"
+    }
+    if ci:
+        environment["CI"] = "true"
     return subprocess.run(
         [sys.executable, "-m", "pytest", *args],
         cwd=project,
@@ -136,6 +141,16 @@ def test_postgresql_variant_without_a_server_is_skipped_saying_why(service: Path
     assert "no PostgreSQL server: pass --ligand-postgresql-url or set the ligand_postgresql_url ini option" in (
         result.stdout
     )
+
+
+def test_postgresql_variant_without_a_server_fails_in_ci(service: Path) -> None:
+    """In CI (``CI`` set) a ``postgresql`` variant without a server fails, so a broken pipeline cannot pass green."""
+    (service / "pyproject.toml").write_text(SERVICE_PYPROJECT + 'ligand_databases = ["sqlite", "postgresql"]\n')
+    result = _run_pytest(service, ci=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "2 passed, 2 errors" in result.stdout
+    assert "no PostgreSQL server: pass --ligand-postgresql-url" in result.stdout
+    assert "CI is set" in result.stdout
 
 
 def test_unknown_database_in_the_ini_option_is_a_usage_error(service: Path) -> None:
