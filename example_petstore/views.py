@@ -48,7 +48,7 @@ class Pets(MethodView):
         `Link` header, whose cost does not grow with depth and which neither repeats nor skips a pet when others
         are added or removed meanwhile.
         """
-        return args.apply(Pet.query)
+        return args.apply(DB.select(Pet))
 
     @BLP.arguments(PetSchema)
     @BLP.response(
@@ -71,7 +71,7 @@ class PetsById(MethodView):
     @BLP.response(200, PetSchema)
     def get(self, item_id: UUID) -> Pet:
         """Get a pet by id."""
-        item: Pet = Pet.query.get_or_404(item_id, description=INVALID_PET_ID)
+        item: Pet = DB.get_or_404(Pet, item_id, description=INVALID_PET_ID)
         return item
 
     @BLP.arguments(PetSchema)
@@ -80,7 +80,7 @@ class PetsById(MethodView):
     @jwt_role_required(role="user")
     def put(self, new_item: dict[str, Any], item_id: UUID) -> Pet:
         """Replace a pet (role: user); send the ETag from a GET in If-Match."""
-        item: Pet = Pet.query.get_or_404(item_id, description=INVALID_PET_ID)
+        item: Pet = DB.get_or_404(Pet, item_id, description=INVALID_PET_ID)
         BLP.check_etag(item, PetSchema)
         _we_love_pets(new_item["description"])
         PetSchema().update(item, new_item)
@@ -93,7 +93,7 @@ class PetsById(MethodView):
     @jwt_role_required(role="user")
     def patch(self, patch: dict[str, Any], item_id: UUID) -> Pet:
         """Change some fields of a pet (role: user): send only those, as a JSON Merge Patch, with If-Match."""
-        item: Pet = Pet.query.get_or_404(item_id, description=INVALID_PET_ID)
+        item: Pet = DB.get_or_404(Pet, item_id, description=INVALID_PET_ID)
         BLP.check_etag(item, PetSchema)
         if "description" in patch:
             _we_love_pets(patch["description"])
@@ -106,7 +106,7 @@ class PetsById(MethodView):
     @jwt_role_required(role="admin")
     def delete(self, item_id: UUID) -> None:
         """Delete a pet (role: admin); send the ETag from a GET in If-Match."""
-        item: Pet = Pet.query.get_or_404(item_id, description=INVALID_PET_ID)
+        item: Pet = DB.get_or_404(Pet, item_id, description=INVALID_PET_ID)
         BLP.check_etag(item, PetSchema)
         DB.session.delete(item)
         DB.session.commit()

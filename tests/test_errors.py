@@ -18,6 +18,8 @@ from werkzeug.exceptions import InternalServerError, NotFound
 from werkzeug.test import TestResponse
 
 import flask_ligand
+from example_petstore.models import Pet
+from example_petstore.schemas import PetSchema
 from example_petstore.views import INVALID_PET_ID
 from flask_ligand import DB, Blueprint, Schema
 
@@ -207,6 +209,37 @@ def test_unknown_url_is_404(client: FlaskClient) -> None:
 def test_unknown_id_is_404_with_the_service_message(client: FlaskClient) -> None:
     """A well-formed id that matches no row answers 404 with the service's message."""
     assert_error(client.get(f"/pets/{uuid.uuid4()}"), 404, INVALID_PET_ID)
+
+
+_MISSING_ID = uuid.UUID("00000000-0000-4000-8000-000000000404")
+_NOBODY = DB.select(Pet).where(Pet.name == "Nobody")
+_REX = DB.select(Pet).where(Pet.name == "Rex")
+_LOOKUPS: dict[str, tuple[Callable[[], Any], str]] = {
+    "DB.get_or_404": (lambda: DB.get_or_404(Pet, _MISSING_ID), f"No Pet with id '{_MISSING_ID}' exists."),
+    "query.get_or_404": (lambda: Pet.query.get_or_404(_MISSING_ID), f"No Pet with id '{_MISSING_ID}' exists."),
+    "DB.first_or_404": (lambda: DB.first_or_404(_NOBODY), "No Pet matches the request."),
+    "query.first_or_404": (lambda: Pet.query.filter_by(name="Nobody").first_or_404(), "No Pet matches the request."),
+    "DB.one_or_404, none": (lambda: DB.one_or_404(_NOBODY), "No Pet matches the request."),
+    "query.one_or_404, none": (lambda: Pet.query.filter_by(name="Nobody").one_or_404(), "No Pet matches the request."),
+    "DB.one_or_404, two": (lambda: DB.one_or_404(_REX), "More than one Pet matches the request; expected one."),
+    "query.one_or_404, two": (
+        lambda: Pet.query.filter_by(name="Rex").one_or_404(),
+        "More than one Pet matches the request; expected one.",
+    ),
+    "with a description": (lambda: DB.get_or_404(Pet, _MISSING_ID, description="Gone."), "Gone."),
+}
+
+
+@pytest.mark.parametrize("lookup", list(_LOOKUPS))
+def test_or_404_lookups_name_what_was_not_found(app: flask.Flask, lookup: str) -> None:
+    """``DB.*_or_404`` and ``Model.query.*_or_404`` answer the standard 404, naming the model (or saying why)."""
+    find, message = _LOOKUPS[lookup]
+    app.add_url_rule("/lookup", "lookup", lambda: PetSchema().dump(find()))
+    with app.app_context():
+        DB.session.add_all([Pet(name="Rex", description="Good"), Pet(name="Rex", description="Also good")])
+        DB.session.commit()
+
+    assert_error(app.test_client().get("/lookup"), 404, message)
 
 
 @pytest.mark.parametrize("bad_id", ["not-a-uuid", "1234", "0f8fad5b-d9cb-469f-a165-70867728950Z"])

@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ import flask_sqlalchemy.query
 from flask import current_app
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import String
+from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy_utils import force_auto_coercion
 
@@ -43,7 +45,7 @@ VERSION_LENGTH = 32
 
 
 class Query(flask_sqlalchemy.query.Query):
-    """The legacy ``Model.query``, whose ``*_or_404`` answer with the standard JSON error body."""
+    """The legacy ``Model.query``, whose ``*_or_404`` answer the standard JSON error, naming what was not found."""
 
     def get_or_404(self, ident: Any, description: str | None = None) -> Any:
         """Like ``get``, but abort with 404 when no row has that primary key.
@@ -59,7 +61,7 @@ class Query(flask_sqlalchemy.query.Query):
         entity: Any = self.column_descriptions[0]["entity"]
         item = self.session.get(entity, ident)
         if item is None:
-            abort(HTTPStatus.NOT_FOUND, description or f"No {self._entity_name()} with id '{ident}' exists.")
+            abort(HTTPStatus.NOT_FOUND, description or _no_such(entity, ident))
         return item
 
     def first_or_404(self, description: str | None = None) -> Any:
@@ -70,11 +72,56 @@ class Query(flask_sqlalchemy.query.Query):
         """
         item = self.first()
         if item is None:
-            abort(HTTPStatus.NOT_FOUND, description or f"No {self._entity_name()} matches the request.")
+            abort(HTTPStatus.NOT_FOUND, description or _none_matches(self))
         return item
 
-    def _entity_name(self) -> str:
-        return str(self.column_descriptions[0]["name"])
+    def one_or_404(self, description: str | None = None) -> Any:
+        """Like ``one``, but abort with 404 unless exactly one row matches.
+
+        Raises:
+            werkzeug.exceptions.NotFound: No row, or several, match.
+        """
+        return _one_or_404(self.one, self, description)
+
+
+class _SQLAlchemy(SQLAlchemy):
+    """Flask-SQLAlchemy, whose ``*_or_404`` name what was not found when given no description, as ``Query``'s do."""
+
+    def get_or_404(self, entity: Any, ident: Any, *, description: str | None = None, **kwargs: Any) -> Any:
+        """Like ``session.get``, but abort with 404 when no row has that primary key."""
+        item = self.session.get(entity, ident, **kwargs)
+        if item is None:
+            abort(HTTPStatus.NOT_FOUND, description or _no_such(entity, ident))
+        return item
+
+    def first_or_404(self, statement: Any, *, description: str | None = None) -> Any:
+        """Like ``session.execute(statement).scalar()``, but abort with 404 when nothing matches."""
+        item = self.session.execute(statement).scalar()
+        if item is None:
+            abort(HTTPStatus.NOT_FOUND, description or _none_matches(statement))
+        return item
+
+    def one_or_404(self, statement: Any, *, description: str | None = None) -> Any:
+        """Like ``session.execute(statement).scalar_one()``, but abort with 404 unless exactly one row matches."""
+        return _one_or_404(lambda: self.session.execute(statement).scalar_one(), statement, description)
+
+
+def _no_such(entity: Any, ident: Any) -> str:
+    return f"No {getattr(entity, '__name__', entity)} with id '{ident}' exists."
+
+
+def _none_matches(statement: Any) -> str:
+    return f"No {statement.column_descriptions[0]['name']} matches the request."
+
+
+def _one_or_404(one: Callable[[], Any], statement: Any, description: str | None) -> Any:
+    try:
+        return one()
+    except NoResultFound:
+        abort(HTTPStatus.NOT_FOUND, description or _none_matches(statement))
+    except MultipleResultsFound:
+        name = statement.column_descriptions[0]["name"]
+        abort(HTTPStatus.NOT_FOUND, description or f"More than one {name} matches the request; expected one.")
 
 
 class _Base(DeclarativeBase):
@@ -125,7 +172,7 @@ def version_etag(item: object) -> str | None:
     return version or None
 
 
-DB = SQLAlchemy(model_class=_Base, query_class=Query)
+DB = _SQLAlchemy(model_class=_Base, query_class=Query)
 
 # sqlalchemy-utils types (UUIDType...) coerce assigned values, so a str id behaves like a UUID before flushing.
 force_auto_coercion()
