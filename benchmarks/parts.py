@@ -34,8 +34,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 SHARED = "Flask, werkzeug, the test client"
-#: Each part and where its calls are made: (file suffix, function names or "*"). A call belongs to the innermost
-#: part on the stack.
+#: Each part and where its calls are made: (file suffix or folder, function names or "*"). A call belongs to the
+#: innermost part on the stack.
 PARTS: dict[str, list[tuple[str, str]]] = {
     "views, flask-smorest and ETag decorators": [
         ("flask/views.py", "dispatch_request"),
@@ -46,9 +46,7 @@ PARTS: dict[str, list[tuple[str, str]]] = {
     ],
     "ORM: queries, session, loading objects": [
         ("flask_sqlalchemy/model.py", "__get__"),
-        ("sqlalchemy/orm/session.py", "get execute scalars"),
-        ("sqlalchemy/orm/scoping.py", "remove"),
-        ("sqlalchemy/orm/query.py", "*"),
+        ("sqlalchemy/orm/", "*"),
         ("flask_ligand/extensions/database.py", "*"),
     ],
     "SQL: SQLAlchemy Core, pool, psycopg": [("sqlalchemy/engine/base.py", "connect execute close begin")],
@@ -128,7 +126,7 @@ def _count(request: Callable[[], Any], requests: int) -> dict[str, float]:
                     name
                     for name, places in PARTS.items()
                     for suffix, functions in places
-                    if code.co_filename.endswith(suffix) and (functions == "*" or code.co_name in functions.split())
+                    if _in(code.co_filename, suffix) and (functions == "*" or code.co_name in functions.split())
                 ),
                 "",
             )
@@ -155,6 +153,11 @@ def _count(request: Callable[[], Any], requests: int) -> dict[str, float]:
     finally:
         sys.setprofile(None)
     return {part: count / requests for part, count in counts.items()}
+
+
+def _in(filename: str, place: str) -> bool:
+    """Whether ``filename`` is the file ``place`` ends with, or in the folder ``place`` (ending with a slash)."""
+    return f"/{place}" in filename if place.endswith("/") else filename.endswith(f"/{place}")
 
 
 def _cpu_per_request(requests: Mapping[str, Callable[[], Any]], rounds: int = 7, each: int = 200) -> dict[str, float]:
