@@ -288,8 +288,7 @@ class PaginationMixin(_SmorestPaginationMixin):  # type: ignore[misc]
             headers_doc[self.PAGINATION_HEADER_NAME] = "PAGINATION"
         if is_keyset or keyset:
             headers_doc["Link"] = LINK_HEADER
-        if is_keyset:
-            headers_doc["X-Total-Count"] = TOTAL_COUNT_HEADER
+            headers_doc["X-Total-Count"] = TOTAL_COUNT_HEADER  # cursor pages, with count=true
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
             @wraps(func)
