@@ -89,6 +89,23 @@ def test_readiness_passes_when_the_database_answers(client: FlaskClient) -> None
     assert "identity_provider" not in response.json["checks"]
 
 
+def test_concurrent_readiness_probes_all_pass(client: FlaskClient) -> None:
+    """Probes that overlap (a kubelet and a load balancer, or a flood) share a running check: none fails for it."""
+    statuses: list[int] = []
+
+    def probe() -> None:
+        for _ in range(40):
+            statuses.append(client.application.test_client().get("/health/ready").status_code)
+
+    probers = [threading.Thread(target=probe) for _ in range(6)]
+    for prober in probers:
+        prober.start()
+    for prober in probers:
+        prober.join()
+
+    assert statuses == [200] * 240
+
+
 def test_readiness_fails_when_the_database_cannot_be_opened(tmp_path: Path) -> None:
     """A database that cannot be opened makes ``/health/ready`` answer 503, without the driver's error text."""
     app = example_petstore.create_app(

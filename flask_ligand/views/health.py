@@ -2,9 +2,9 @@
 
 Liveness says the process answers; readiness says its neighbours do: the database, and the identity provider's keys
 when ``OIDC_DISCOVERY_URL`` is set. Each neighbour is asked within ``HEALTH_TIMEOUT`` seconds, in a thread of its
-own, so a hung connection makes the probe fail in time instead of hanging it; while a hung check is still running,
-later probes fail at once rather than piling up threads. The answers never include error texts, which may name
-hosts or users: those go to the log.
+own, so a hung connection makes the probe fail in time instead of hanging it. Probes arriving during a check share
+it; while a hung check is still running, later probes fail at once rather than piling up threads. The answers never
+include error texts, which may name hosts or users: those go to the log.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import marshmallow as ma
@@ -53,41 +54,60 @@ class HealthSchema(ma.Schema):
     )
 
 
+@dataclass
+class _Run:
+    """One run of a check: its thread, when it started, and its outcome once it has one."""
+
+    started: float
+    outcome: dict[str, Any] = field(default_factory=dict)
+    thread: threading.Thread = field(init=False)
+
+
 class _BoundedCheck:
-    """One neighbour's check, run in a daemon thread that a probe waits for at most ``timeout`` seconds."""
+    """One neighbour's check, run in a daemon thread that probes wait for at most ``timeout`` seconds.
+
+    Probes that arrive while a check runs wait for that run rather than start their own: two probers (a kubelet and
+    a load balancer) or a flood of probes cost one check at a time, and none of them fails for the overlap. Only a
+    run older than ``timeout``, a hung one, makes a probe fail at once.
+    """
 
     def __init__(self, app: Flask, name: str, check: Callable[[], None]) -> None:
         self._app = app
         self.name = name
         self._check = check
         self._lock = threading.Lock()
-        self._running: threading.Thread | None = None
+        self._run: _Run | None = None
 
     def run(self, timeout: float) -> dict[str, Any]:
-        started = time.perf_counter()
-        outcome: dict[str, str] = {}
         with self._lock:
-            if self._running is not None and self._running.is_alive():
+            run = self._run
+            if run is None or not run.thread.is_alive():
+                run = self._start()
+            elif time.perf_counter() - run.started >= timeout:
                 return {"status": FAIL, "output": "An earlier check has not finished yet."}
-            thread = threading.Thread(target=self._target, args=(outcome,), name=f"health-{self.name}", daemon=True)
-            self._running = thread
-            thread.start()
-        thread.join(timeout)
-        duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        if thread.is_alive():
+        run.thread.join(max(0.0, run.started + timeout - time.perf_counter()))
+        if run.thread.is_alive():
             _LOG.warning("Readiness check '%s' did not finish within %s s.", self.name, timeout)
+            duration_ms = round((time.perf_counter() - run.started) * 1000, 3)
             return {"status": FAIL, "duration_ms": duration_ms, "output": f"No answer within {timeout} s."}
-        if "error" in outcome:
-            return {"status": FAIL, "duration_ms": duration_ms, "output": outcome["error"]}
-        return {"status": PASS, "duration_ms": duration_ms}
+        return dict(run.outcome)
 
-    def _target(self, outcome: dict[str, str]) -> None:
+    def _start(self) -> _Run:
+        run = _Run(time.perf_counter())
+        run.thread = threading.Thread(target=self._target, args=(run,), name=f"health-{self.name}", daemon=True)
+        self._run = run
+        run.thread.start()
+        return run
+
+    def _target(self, run: _Run) -> None:
         with self._app.app_context():
             try:
                 self._check()
             except Exception:  # any failure of a neighbour means "not ready"; it is logged
                 _LOG.warning("Readiness check '%s' failed.", self.name, exc_info=True)
-                outcome["error"] = f"The {self.name.replace('_', ' ')} is unavailable; see the service's log."
+                run.outcome["output"] = f"The {self.name.replace('_', ' ')} is unavailable; see the service's log."
+            run.outcome["duration_ms"] = round((time.perf_counter() - run.started) * 1000, 3)
+            run.outcome["status"] = FAIL if "output" in run.outcome else PASS
 
 
 def init_app(app: Flask, api: Api) -> None:
