@@ -79,6 +79,7 @@ ENV_SETTINGS: Mapping[str, Callable[[str, str], Any]] = {
     "DB_AUTO_UPGRADE": _as_bool,
     "DB_MIGRATION_DIR": _as_str,
     "VERIFY_SSL_CERT": _as_bool,
+    "OIDC_INSECURE_TRANSPORT": _as_bool,
     "JWT_DECODE_AUDIENCE": _as_str,
     "JWT_DECODE_ISSUER": _as_str,
     "JWT_DECODE_ALGORITHMS": _as_list,
@@ -127,6 +128,14 @@ ENV_SETTINGS: Mapping[str, Callable[[str, str], Any]] = {
     "PROXY_FIX_X_PREFIX": _as_int,
 }
 
+# Pre-ping and recycle replace connections the database server (or a firewall) closed while they sat in the pool.
+_ENGINE_OPTIONS: Mapping[str, Any] = {"pool_pre_ping": True, "pool_recycle": 1800}
+# Production keeps the values of SQL statements out of error messages and their logged tracebacks: they are data.
+_PRODUCTION_DEFAULTS: Mapping[str, Any] = {
+    "METRICS_ENABLED": False,
+    "SQLALCHEMY_ENGINE_OPTIONS": {**_ENGINE_OPTIONS, "hide_parameters": True},
+}
+
 _COMMON_DEFAULTS: Mapping[str, Any] = {
     "SERVICE_PUBLIC_URL": None,
     "SERVICE_PRIVATE_URL": None,
@@ -135,11 +144,11 @@ _COMMON_DEFAULTS: Mapping[str, Any] = {
     "OIDC_ROLES_CLAIM": "realm_access.roles",
     "SQLALCHEMY_DATABASE_URI": None,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
-    # Pre-ping and recycle replace connections the database server (or a firewall) closed while they sat in the pool.
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_recycle": 1800},
+    "SQLALCHEMY_ENGINE_OPTIONS": _ENGINE_OPTIONS,
     "DB_AUTO_UPGRADE": False,
     "DB_MIGRATION_DIR": "migrations",
     "VERIFY_SSL_CERT": True,
+    "OIDC_INSECURE_TRANSPORT": False,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # flask_ligand.errors: RFC 9457 problem details instead of the default error shape.
     "ERRORS_PROBLEM_DETAILS": False,
@@ -235,9 +244,9 @@ class Environment:
 
 
 ENVIRONMENTS: Mapping[str, Environment] = {
-    "prod": Environment("prod", defaults={"METRICS_ENABLED": False}, required=REQUIRED_IN_PRODUCTION, production=True),
+    "prod": Environment("prod", defaults=_PRODUCTION_DEFAULTS, required=REQUIRED_IN_PRODUCTION, production=True),
     "stage": Environment(
-        "stage", "DEV ", defaults={"METRICS_ENABLED": False}, required=REQUIRED_IN_PRODUCTION, production=True
+        "stage", "DEV ", defaults=_PRODUCTION_DEFAULTS, required=REQUIRED_IN_PRODUCTION, production=True
     ),
     "local": Environment(
         "local",
@@ -420,6 +429,39 @@ def _check_production(env: Environment, app: Flask, config: Mapping[str, Any]) -
         value = config.get(key)
         if value and urlsplit(value).scheme not in ("http", "https"):
             raise ConfigurationError(f"Config '{key}' has value '{value}'. Not an http(s) URL.")
+    if config.get("SQLALCHEMY_ECHO"):
+        raise ConfigurationError(
+            f"Config 'SQLALCHEMY_ECHO' is refused in the '{env.name}' environment: it prints every SQL statement with "
+            "its values, which are your users' data, outside the redacted log."
+        )
+    _check_identity_provider_transport(config)
+
+
+def _check_identity_provider_transport(config: Mapping[str, Any]) -> None:
+    """Refuse keys fetched where anyone on the path could swap them, unless ``OIDC_INSECURE_TRANSPORT`` says so."""
+    if config.get("OIDC_INSECURE_TRANSPORT"):
+        return
+    opt_in = "Set OIDC_INSECURE_TRANSPORT=true only for a provider on a network you trust."
+    if not config.get("VERIFY_SSL_CERT", True):
+        raise ConfigurationError(
+            "Config 'VERIFY_SSL_CERT' is false: whoever sits between the service and the identity provider could "
+            f"then hand it their own signing keys and sign tokens with any role. {opt_in}"
+        )
+    url = urlsplit(config.get("OIDC_DISCOVERY_URL") or "")
+    if url.scheme == "http" and not _is_loopback(url.hostname or ""):
+        raise ConfigurationError(
+            f"Config 'OIDC_DISCOVERY_URL' has value '{config['OIDC_DISCOVERY_URL']}': plain http lets whoever sits "
+            f"on the way hand the service their own signing keys. Use https. {opt_in}"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _spec_options(config: Mapping[str, Any]) -> dict[str, Any]:

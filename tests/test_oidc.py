@@ -387,8 +387,8 @@ def test_algorithm_other_than_the_published_one_is_refused(make_prod_app: AppFac
 
 
 def test_unverified_tls_setting_still_verifies_tokens(make_prod_app: AppFactory, provider: Provider) -> None:
-    """With ``VERIFY_SSL_CERT`` off, tokens are still verified with the provider's keys."""
-    app = make_prod_app(VERIFY_SSL_CERT=False)
+    """With ``VERIFY_SSL_CERT`` off (and its opt-in), tokens are still verified with the provider's keys."""
+    app = make_prod_app(VERIFY_SSL_CERT=False, OIDC_INSECURE_TRANSPORT=True)
 
     assert _post_pet(app, provider.sign()).status_code == 201
     assert _post_pet(app, provider.sign(provider.claims(iss="https://evil.example.com"))).status_code == 401

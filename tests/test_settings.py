@@ -195,6 +195,67 @@ def test_non_http_url_is_refused_in_prod(key: str, value: str, monkeypatch: pyte
 
 
 @pytest.mark.parametrize(
+    ("settings", "refused"),
+    [
+        pytest.param(
+            {"OIDC_DISCOVERY_URL": "http://keycloak.internal/realms/x/.well-known/openid-configuration"},
+            "'OIDC_DISCOVERY_URL'",
+            id="plain-http-provider",
+        ),
+        pytest.param({"VERIFY_SSL_CERT": "false"}, "'VERIFY_SSL_CERT' is false", id="tls-unverified"),
+    ],
+)
+@pytest.mark.parametrize("environment", ["prod", "stage"])
+@pytest.mark.usefixtures("production_environment")
+def test_identity_provider_keys_over_an_unsafe_transport_are_refused_unless_opted_in(
+    environment: str, settings: dict[str, str], refused: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys fetched over plain http (beyond loopback) or unverified TLS could be swapped on the way: refused, unless
+    ``OIDC_INSECURE_TRANSPORT`` says the network is trusted."""
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(RuntimeError, match="OIDC_INSECURE_TRANSPORT") as caught:
+        example_petstore.create_app(environment)
+    assert refused in str(caught.value)
+
+    monkeypatch.setenv("OIDC_INSECURE_TRANSPORT", "true")
+    assert example_petstore.create_app(environment).config["OIDC_INSECURE_TRANSPORT"] is True
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8080", "localhost", "[::1]:8443"])
+@pytest.mark.usefixtures("production_environment")
+def test_identity_provider_over_http_on_loopback_is_accepted(host: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider on the loopback interface (a sidecar, a test) cannot be intercepted: plain http is accepted."""
+    monkeypatch.setenv("OIDC_DISCOVERY_URL", f"http://{host}/realms/x/.well-known/openid-configuration")
+    assert example_petstore.create_app("prod").config["OIDC_INSECURE_TRANSPORT"] is False
+
+
+@pytest.mark.parametrize("environment", ["prod", "stage", "cli"])
+@pytest.mark.usefixtures("production_environment")
+def test_sql_echo_is_refused_in_production(environment: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``SQLALCHEMY_ECHO`` prints statements with their values (users' data) outside the redacted log: refused."""
+    monkeypatch.setenv("SQLALCHEMY_ECHO", "true")
+    with pytest.raises(RuntimeError, match="'SQLALCHEMY_ECHO' is refused"):
+        example_petstore.create_app(environment)
+
+
+@pytest.mark.usefixtures("production_environment")
+def test_production_keeps_statement_values_out_of_error_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In ``prod`` a failing statement's error (and its logged traceback) does not show the values it was given."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from flask_ligand.extensions.database import DB
+
+    app = example_petstore.create_app("prod")
+    with app.app_context(), pytest.raises(DBAPIError) as caught:
+        DB.session.execute(text("SELECT * FROM no_such_table WHERE name = :name"), {"name": "s3cret-value"})
+    assert "no_such_table" in str(caught.value)
+    assert "s3cret-value" not in str(caught.value)
+    assert "hidden due to hide_parameters" in str(caught.value)
+
+
+@pytest.mark.parametrize(
     ("layers", "expected"),
     [
         pytest.param((), "http://public.url", id="environment-over-library-default"),
