@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -402,12 +403,35 @@ def _check_operations(config: Mapping[str, Any]) -> None:
                 f"Config 'REQUEST_ID_TRUSTED_PROXIES' has item '{network}'. Not an IP address or network."
             ) from None
     origins = config["CORS_ORIGINS"]
-    wildcard = any(origin in ("*", ".*") for origin in ([origins] if isinstance(origins, str) else origins))
-    if wildcard and config["CORS_SUPPORTS_CREDENTIALS"]:
-        raise ConfigurationError(
-            "Config 'CORS_SUPPORTS_CREDENTIALS' is true while 'CORS_ORIGINS' allows any origin ('*'): any web site "
-            "could then make requests with your users' cookies. List the allowed origins in CORS_ORIGINS."
-        )
+    if config["CORS_SUPPORTS_CREDENTIALS"]:
+        for origin in [origins] if isinstance(origins, str) else origins:
+            if _allows_any_origin(origin):
+                raise ConfigurationError(
+                    f"Config 'CORS_SUPPORTS_CREDENTIALS' is true while 'CORS_ORIGINS' has '{origin}', which allows "
+                    "any origin: any web site could then make requests with your users' cookies. List the allowed "
+                    "origins in CORS_ORIGINS (a pattern must match only them, e.g. ^https://[a-z]+\\.example\\.com$)."
+                )
+
+
+#: Origins no pattern meant for a service's own front ends should match.
+_STRANGER_ORIGINS = ("https://stranger.invalid", "http://stranger.invalid", "null")
+
+
+def _allows_any_origin(origin: str) -> bool:
+    """Whether a ``CORS_ORIGINS`` item lets any site in: ``*``; ``null``, the origin any sandboxed page can send; or a
+    pattern (as flask-cors reads it) matching a stranger's origin, such as ``.*`` or ``https://app.example.com|.*``.
+    """
+    from flask_cors.core import probably_regex
+
+    if origin == "*" or origin.strip().lower() == "null":
+        return True
+    if not probably_regex(origin):
+        return False
+    try:
+        pattern = re.compile(origin, re.IGNORECASE)
+    except re.error:
+        return False  # flask-cors then compares it as text, which no origin equals
+    return any(pattern.match(stranger) for stranger in _STRANGER_ORIGINS)
 
 
 def _check_required(env: Environment, config: Mapping[str, Any]) -> None:

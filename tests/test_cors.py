@@ -130,7 +130,9 @@ def test_request_from_an_unlisted_origin_cannot_be_read(listed_client: FlaskClie
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
-@pytest.mark.parametrize("origins", ["*", ".*"])
+@pytest.mark.parametrize(
+    "origins", ["*", ".*", "^.*", "https://.*", "https://ui.example.org|.*", f"{ORIGIN},(?s).*", "null"]
+)
 def test_wildcard_origin_with_credentials_is_refused_at_start_up(
     monkeypatch: pytest.MonkeyPatch, database_uri: str, origins: str
 ) -> None:
@@ -140,3 +142,20 @@ def test_wildcard_origin_with_credentials_is_refused_at_start_up(
 
     with pytest.raises(RuntimeError, match="CORS_SUPPORTS_CREDENTIALS.*CORS_ORIGINS"):
         example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=database_uri)
+
+
+@pytest.mark.parametrize("origins", [ORIGIN, r"^https://[a-z]+\.example\.org$", f"{ORIGIN},https://admin.example.org"])
+def test_origins_that_name_the_front_ends_are_accepted_with_credentials(
+    monkeypatch: pytest.MonkeyPatch, database_uri: str, origins: str
+) -> None:
+    """Literal origins, or a pattern matching only the service's own front ends, may send credentials."""
+    monkeypatch.setenv("CORS_ORIGINS", origins)
+    monkeypatch.setenv("CORS_SUPPORTS_CREDENTIALS", "true")
+    app = example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=database_uri)
+
+    allowed = app.test_client().get("/pets/", headers={"Origin": ORIGIN})
+    refused = app.test_client().get("/pets/", headers={"Origin": "https://stranger.example.net"})
+
+    assert allowed.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert allowed.headers["Access-Control-Allow-Credentials"] == "true"
+    assert "Access-Control-Allow-Origin" not in refused.headers
