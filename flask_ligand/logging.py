@@ -32,7 +32,11 @@ if TYPE_CHECKING:
 #: What replaces a secret in the log.
 REDACTED = "[REDACTED]"
 #: Keys whose values never reach the log: a key containing one of these (any case) is redacted.
-DEFAULT_REDACT_KEYS = ("password", "passwd", "secret", "token", "authorization", "api_key", "cookie")
+#: Compared without case, hyphens or underscores: ``api_key`` also catches ``apiKey``, ``api-key`` and ``APIKEY``.
+DEFAULT_REDACT_KEYS = (
+    "password", "passwd", "pwd", "secret", "token", "authorization", "api_key", "private_key", "credential",
+    "signature", "cookie",
+)  # fmt: skip
 #: The header carrying the request id, in requests from a trusted proxy and in every response.
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -41,6 +45,8 @@ _G_REQUEST_ID = "_ligand_request_id"
 _G_STARTED = "_ligand_request_started"
 #: Headers redacted whatever ``LOG_REDACT_KEYS`` says: they carry credentials by definition.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
+#: Characters of a request header's value the request line keeps: 100 headers of 8 KB must not make a 800 KB line.
+_HEADER_MAX_CHARS = 512
 #: A bearer token or a JWT inside text (an exception message, a URL); long enough not to catch "bearer token".
 _SECRET_IN_TEXT = re.compile(r"(?i)\bbearer\s+[\w.~+/=-]{16,}|\beyJ[\w-]*\.[\w-]+\.[\w-]*")
 #: A request id from a proxy is used only if it is short and made of characters safe in headers and logs.
@@ -210,7 +216,7 @@ class _Redactor:
     _CACHE_SIZE = 4096
 
     def __init__(self, keys: Collection[str]) -> None:
-        self.keys = tuple({key.lower() for key in keys})
+        self.keys = tuple({_normalized(key) for key in keys})
         self._key_is_secret: dict[object, bool] = {}
 
     def __call__(self, _logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
@@ -242,9 +248,10 @@ class _Redactor:
         An escape sequence could spell a key or a token the scan cannot see, so text with one is walked.
         """
         lowered = text.lower()
+        squeezed = _normalized(text)
         return (
             "\\" in text
-            or any(key in lowered for key in self.keys)
+            or any(key in squeezed for key in self.keys)
             or (("bearer" in lowered or "eyj" in lowered) and _SECRET_IN_TEXT.search(text) is not None)
         )
 
@@ -258,12 +265,17 @@ class _Redactor:
     def _secret(self, key: object) -> bool:
         secret = self._key_is_secret.get(key)
         if secret is None:
-            name = str(key).lower()
+            name = _normalized(str(key))
             secret = any(part in name for part in self.keys)
             if len(self._key_is_secret) >= self._CACHE_SIZE:
                 self._key_is_secret.clear()
             self._key_is_secret[key] = secret
         return secret
+
+
+def _normalized(name: str) -> str:
+    """A key name as secrets are looked for in it: lower-case, without hyphens or underscores."""
+    return name.lower().replace("-", "").replace("_", "")
 
 
 #: The redactor of structlog's chain, as last configured.
@@ -351,7 +363,7 @@ def _request_started() -> None:
             "request started",
             **_request_fields(),
             remote_addr=request.remote_addr,
-            headers={name: REDACTED if name.lower() in _SECRET_HEADERS else value for name, value in request.headers},
+            headers={name: _header_value(name, value) for name, value in request.headers},
             **_body(request.mimetype, request.is_json, request.content_length, request.get_data, _request_body_limit()),
         )
     )
@@ -383,6 +395,15 @@ def _request_finished(response: Response) -> Response:
         )
     )
     return response
+
+
+def _header_value(name: str, value: str) -> str:
+    """A request header's value as logged: redacted for credential headers, clipped when long (bodies are too)."""
+    if name.lower() in _SECRET_HEADERS:
+        return REDACTED
+    if len(value) > _HEADER_MAX_CHARS:
+        return f"{value[:_HEADER_MAX_CHARS]}... ({len(value)} characters)"
+    return value
 
 
 def _forget_request(_error: BaseException | None) -> None:

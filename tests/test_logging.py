@@ -93,6 +93,35 @@ def test_no_secret_reaches_the_log(
         assert secret not in output
 
 
+def test_secrets_under_other_spellings_of_their_keys_are_redacted(
+    client: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Key names are compared without case, hyphens or underscores, in the query, the headers and the body."""
+    secrets = [f"s3cret-value-{number}" for number in range(8)]
+    headers = {"Api-Key": secrets[0], "X-Amz-Signature": secrets[1], "X-Trace-Note": "nothing secret"}
+    body = {"credentials": {"pwd": secrets[2], "privateKey": secrets[3], "apiKey": secrets[4]}}
+
+    response = client.post(
+        f"/pets/?apikey={secrets[5]}&api-key={secrets[6]}&X_API_KEY={secrets[7]}", json=body, headers=headers
+    )
+
+    assert response.status_code == 401
+    output = capsys.readouterr().err
+    assert output.count("[REDACTED]") >= 6
+    for secret in secrets:
+        assert secret not in output
+    assert "nothing secret" in output
+
+
+def test_long_header_values_are_clipped_in_the_log(client: FlaskClient, capsys: pytest.CaptureFixture[str]) -> None:
+    """A request line keeps the first 512 characters of a header's value, so huge headers make no huge lines."""
+    response = client.get("/pets/", headers={"X-Padding": "p" * 8000})
+
+    assert response.status_code == 200
+    (started,) = request_lines(log_lines(capsys), "request started")
+    assert started["headers"]["X-Padding"] == "p" * 512 + "... (8000 characters)"
+
+
 @pytest.mark.parametrize(
     ("content_type", "data", "status"),
     [
