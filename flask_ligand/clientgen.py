@@ -230,9 +230,11 @@ def _cache_folder() -> Path:
 
 
 def _unwritable(folder: Path, error: OSError) -> ClientGenerationError:
-    # An installed service's instance folder is often read-only (a container's site-packages, say).
+    # An installed service's instance folder is often read-only (a container's site-packages, say). Its path is for
+    # the operator, in the log, not for any client.
+    _LOG.warning("The client generation cache '%s' cannot be written: %s", folder, error.strerror or error)
     return ClientGenerationError(
-        f"The client generation cache '{folder}' cannot be written ({error.strerror or error}): set "
+        "The client generation cache cannot be written (the service log names the folder): set "
         "OPENAPI_CLIENT_CACHE_DIR to a folder the service may write to.",
         503,
     )
@@ -251,8 +253,10 @@ def find_java(configured: str | None = None) -> str:
     if configured:
         found = shutil.which(configured)
         if found is None:
+            _LOG.warning("Config 'OPENAPI_GENERATOR_JAVA' has value '%s'. No such executable.", configured)
             raise ClientGenerationError(
-                f"Config 'OPENAPI_GENERATOR_JAVA' has value '{configured}'. No such executable: fix or unset it.", 503
+                "Config 'OPENAPI_GENERATOR_JAVA' names no executable (the service log has its value): fix or unset it.",
+                503,
             )
         return found
     try:

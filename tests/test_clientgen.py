@@ -258,9 +258,10 @@ def test_a_failed_generation_is_answered_at_once_for_a_minute_then_tried_again(
 
 
 def test_a_cache_folder_that_cannot_be_written_is_a_503_naming_the_setting(
-    make_app: AppFactory, tmp_path: Path
+    make_app: AppFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """As in a container whose instance folder lies in read-only site-packages: a 503 saying what to set, not a 500."""
+    """As in a container whose instance folder lies in read-only site-packages: a 503 saying what to set, not a 500;
+    the folder's path is for the operator, in the log."""
     in_the_way = tmp_path / "a-file"
     in_the_way.write_text("not a folder")
     service = make_app(OPENAPI_CLIENT_CACHE_DIR=str(in_the_way / "cache")).test_client()
@@ -269,6 +270,8 @@ def test_a_cache_folder_that_cannot_be_written_is_a_503_naming_the_setting(
 
     assert response.status_code == 503
     assert "set OPENAPI_CLIENT_CACHE_DIR to a folder the service may write to" in json_body(response)["message"]
+    assert str(tmp_path) not in response.text
+    assert f"The client generation cache '{in_the_way / 'cache'}' cannot be written" in caplog.text
 
 
 def test_archives_unused_for_a_month_are_deleted_when_the_generator_runs(make_app: AppFactory, tmp_path: Path) -> None:
@@ -327,15 +330,19 @@ def test_missing_java_is_a_json_503_naming_both_ways_to_get_one(
     assert "flask-ligand[jdk]" in message
 
 
-def test_configured_java_that_does_not_exist_is_a_503_naming_the_setting(make_app: AppFactory, tmp_path: Path) -> None:
-    """An ``OPENAPI_GENERATOR_JAVA`` that is not an executable is reported by name."""
+def test_configured_java_that_does_not_exist_is_a_503_naming_the_setting(
+    make_app: AppFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An ``OPENAPI_GENERATOR_JAVA`` that is not an executable is reported by name; its value only in the log."""
     missing = str(tmp_path / "no-such-java")
     service = make_app(OPENAPI_CLIENT_CACHE_DIR=str(tmp_path / "cache"), OPENAPI_GENERATOR_JAVA=missing).test_client()
 
     response = service.get("/openapi/python/")
 
     assert response.status_code == 503
-    assert f"'OPENAPI_GENERATOR_JAVA' has value '{missing}'" in json_body(response)["message"]
+    assert "'OPENAPI_GENERATOR_JAVA' names no executable" in json_body(response)["message"]
+    assert missing not in response.text
+    assert f"'OPENAPI_GENERATOR_JAVA' has value '{missing}'" in caplog.text
 
 
 def test_client_name_that_is_no_python_package_is_a_500_naming_it(make_app: AppFactory) -> None:
