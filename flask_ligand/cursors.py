@@ -119,8 +119,10 @@ _DECODERS: dict[str, Callable[[str], Any]] = {
 def _decode_value(value: Any) -> Any:
     if isinstance(value, list):
         tag, text = value
-        return _DECODERS[tag](text)
-    return value
+        return _DECODERS[tag](str(text))
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"A cursor cannot hold a {type(value).__name__} sort value.")  # only what _encode_value writes
 
 
 class _CursorSerializer(URLSafeSerializer):

@@ -24,6 +24,7 @@ from docs.examples import keyset_pets
 from docs.examples.keyset_pets import SORTS
 from example_petstore.models import Pet
 from example_petstore.schemas import PetSchema
+from flask_ligand import cursors
 from flask_ligand.extensions.api import Blueprint, KeysetPage, Schema, SQLCursorPage
 from flask_ligand.extensions.database import DB
 from flask_ligand.testing import created_app, json_body
@@ -331,6 +332,28 @@ def test_forged_cursor_returns_422_naming_it(keyset_app: Flask, forge: Callable[
 
     assert response.status_code == 422
     assert json_body(response)["code"] == 422
+    assert list(json_body(response)["errors"]["query"]) == ["cursor"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"name": "A"}, ["uuid", "not-a-uuid"], ["no-such-tag", "x"], ["datetime"], [1, 2, 3], ["uuid", {"a": 1}]],
+    ids=["object", "bad-uuid", "unknown-tag", "tag-without-text", "list-of-numbers", "tag-with-an-object"],
+)
+def test_signed_cursor_with_values_this_service_never_writes_returns_422(keyset_app: Flask, value: Any) -> None:
+    """Even correctly signed (a leaked key, a bug), a cursor whose values this service could not have written is a
+    422 naming ``cursor``, not a 500."""
+    _add_pets(keyset_app, ["A"] * 3)
+    client = keyset_app.test_client()
+    with keyset_app.app_context():
+        real = cursors.decode_cursor(_next_cursor(client, "/keyset/pets?page_size=2"))
+        serializer = cursors._serializer(keyset_app)
+        assert serializer is not None
+        forged = serializer.dumps([real.fingerprint, [value] * len(real.values), "n"])
+
+    response = client.get("/keyset/pets", query_string={"cursor": forged})
+
+    assert response.status_code == 422, response.text
     assert list(json_body(response)["errors"]["query"]) == ["cursor"]
 
 
