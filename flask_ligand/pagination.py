@@ -45,7 +45,8 @@ LINK_HEADER = {
     "schema": {"type": "string"},
 }
 TOTAL_COUNT_HEADER = {
-    "description": "Total number of items, sent only when the request asks for it with `count=true`.",
+    "description": "Total number of items, sent only when the request asks for it with `count=true`, and the "
+    "service counts (not with `PAGINATION_COUNT=none`, nor with `estimate` on a large table).",
     "schema": {"type": "integer"},
 }
 _PAGE_AND_CURSOR = "Send either `page` or `cursor`, not both: a cursor already says where the page starts."
@@ -130,7 +131,7 @@ class KeysetPage:
         self.has_next = self.has_prev = False
         self._items = self._load(collection)
         if page_params.count:
-            page_params.item_count = count_rows(collection)
+            page_params.item_count = _requested_total(collection)
 
     @property
     def items(self) -> list[Any]:
@@ -169,6 +170,23 @@ class KeysetPage:
         else:
             self.has_next, self.has_prev = more, cursor is not None
         return rows
+
+
+def _requested_total(collection: Any) -> int | None:
+    """The exact total a client asked for with ``count=true``, unless ``PAGINATION_COUNT`` rules counting out.
+
+    ``none`` never counts; ``estimate`` counts only a query PostgreSQL estimates below
+    ``PAGINATION_COUNT_ESTIMATE_ABOVE`` rows: a client's ``count=true`` must not bring back the ``COUNT(*)`` of a
+    large table that the setting keeps away. Without an exact figure no ``X-Total-Count`` is sent, rather than a guess.
+    """
+    strategy = current_app.config.get("PAGINATION_COUNT", "exact")
+    if strategy == "none":
+        return None
+    if strategy == "estimate":
+        estimate = estimate_rows(collection)
+        if estimate is not None and estimate >= current_app.config.get("PAGINATION_COUNT_ESTIMATE_ABOVE", 10_000):
+            return None
+    return count_rows(collection)
 
 
 class PageSize(ma.validate.Validator):

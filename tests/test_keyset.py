@@ -308,6 +308,35 @@ def test_total_count_only_when_asked(keyset_app: Flask, query: str, header: str 
     assert "X-Pagination" not in response.headers
 
 
+@pytest.mark.parametrize(
+    ("settings", "on_sqlite", "on_postgresql"),
+    [
+        ({"PAGINATION_COUNT": "none"}, None, None),
+        ({"PAGINATION_COUNT": "estimate", "PAGINATION_COUNT_ESTIMATE_ABOVE": 1_000_000}, "5", "5"),
+        ({"PAGINATION_COUNT": "estimate", "PAGINATION_COUNT_ESTIMATE_ABOVE": 1}, "5", None),
+    ],
+    ids=["none", "estimate-small", "estimate-large"],
+)
+def test_count_true_counts_only_as_pagination_count_allows(
+    make_app: AppFactory,
+    settings: dict[str, Any],
+    on_sqlite: str | None,
+    on_postgresql: str | None,
+    ligand_database_backend: str,
+) -> None:
+    """``count=true`` cannot bring back a ``COUNT(*)`` the operator's ``PAGINATION_COUNT`` keeps away: no total with
+    ``none``, and with ``estimate`` none for a query PostgreSQL estimates as large (SQLite has no estimate)."""
+    app = make_app(**settings)
+    _add_pets(app, ["A"] * 5)
+    header = on_postgresql if ligand_database_backend == "postgresql" else on_sqlite
+
+    response = app.test_client().get("/keyset/pets?page_size=2&count=true")
+
+    assert response.status_code == 200
+    assert len(json_body(response)) == 2
+    assert response.headers.get("X-Total-Count") == header
+
+
 def _next_cursor(client: FlaskClient, url: str) -> str:
     return _links(client.get(url))["next"].rsplit("cursor=", 1)[1]
 
