@@ -96,6 +96,30 @@ def test_upgraded_pet_table_has_the_model_columns(app: Flask) -> None:
     assert not columns["name"]["nullable"]
 
 
+def _pet_indexes(app: Flask) -> dict[str | None, list[str | None]]:
+    with app.app_context():
+        return {index["name"]: index["column_names"] for index in sa.inspect(DB.engine).get_indexes("pet")}
+
+
+def test_sort_indexes_are_created_even_when_some_were_made_beforehand_and_dropped_on_downgrade(app: Flask) -> None:
+    """The index revision creates one index per allowed sort, keeps one an operator made beforehand (as with
+    ``CREATE INDEX CONCURRENTLY`` on a large table), and its downgrade drops them all."""
+    expected = {
+        "ix_pet_name_id": ["name", "id"],
+        "ix_pet_created_at_id": ["created_at", "id"],
+        "ix_pet_updated_at_id": ["updated_at", "id"],
+    }
+    flask_db(app, "upgrade", "121a121b2ef0")
+    with app.app_context(), DB.engine.begin() as connection:
+        connection.execute(sa.text("CREATE INDEX ix_pet_name_id ON pet (name, id)"))
+
+    flask_db(app, "upgrade")
+    assert _pet_indexes(app) == expected
+
+    flask_db(app, "downgrade", "121a121b2ef0")
+    assert _pet_indexes(app) == {}
+
+
 def test_autogenerate_finds_no_pending_change_after_upgrade(app: Flask) -> None:
     """After ``db upgrade`` the models and the migrated schema agree, column types included."""
     flask_db(app, "upgrade")
@@ -104,10 +128,15 @@ def test_autogenerate_finds_no_pending_change_after_upgrade(app: Flask) -> None:
 
 
 def test_autogenerate_reports_the_pet_table_missing_from_an_empty_database(app: Flask) -> None:
-    """The comparison is not vacuous: against an empty database it reports the pet table to add."""
+    """The comparison is not vacuous: against an empty database it reports the pet table, and its indexes, to add."""
     changes = pending_changes(app)
 
-    assert [(change[0], change[1].name) for change in changes] == [("add_table", "pet")]
+    assert sorted((change[0], change[1].name) for change in changes) == [
+        ("add_index", "ix_pet_created_at_id"),
+        ("add_index", "ix_pet_name_id"),
+        ("add_index", "ix_pet_updated_at_id"),
+        ("add_table", "pet"),
+    ]
 
 
 def test_db_check_passes_after_upgrade(app: Flask) -> None:
