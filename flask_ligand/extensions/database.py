@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import click
 import flask_sqlalchemy.query
 from flask import current_app
-from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import String
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
@@ -84,8 +83,11 @@ class Query(flask_sqlalchemy.query.Query):
         return _one_or_404(self.one, self, description)
 
 
-class _SQLAlchemy(SQLAlchemy):
-    """Flask-SQLAlchemy, whose ``*_or_404`` name what was not found when given no description, as ``Query``'s do."""
+class SQLAlchemy(flask_sqlalchemy.SQLAlchemy):
+    """Flask-SQLAlchemy, whose ``*_or_404`` name what was not found when given no description, as ``Query``'s do.
+
+    Named as the class it extends, which ``DB`` was, so that its ``repr`` and type name stay the same.
+    """
 
     def get_or_404(self, entity: Any, ident: Any, *, description: str | None = None, **kwargs: Any) -> Any:
         """Like ``session.get``, but abort with 404 when no row has that primary key."""
@@ -172,7 +174,7 @@ def version_etag(item: object) -> str | None:
     return version or None
 
 
-DB = _SQLAlchemy(model_class=_Base, query_class=Query)
+DB = SQLAlchemy(model_class=_Base, query_class=Query)
 
 # sqlalchemy-utils types (UUIDType...) coerce assigned values, so a str id behaves like a UUID before flushing.
 force_auto_coercion()
