@@ -6,10 +6,9 @@ from typing import Any
 from uuid import UUID
 
 from flask import Flask
-from flask_cors import CORS
 from werkzeug.routing import BaseConverter
 
-from flask_ligand import extensions, metrics, security
+from flask_ligand import cors, extensions, metrics, security
 from flask_ligand import logging as request_logging
 from flask_ligand.cli import genclient, ligand
 from flask_ligand.errors import abort
@@ -67,7 +66,7 @@ def create_app(
     app.url_map.converters["uuid"] = _UUIDConverter
     request_logging.init_app(app)  # first, so that its completion line sees the response other hooks made
     security.init_app(app)
-    CORS(app)
+    cors.init_app(app)
     api = extensions.create_api(app, offline=not environment.init_extensions)
     api.register_blueprint(openapi_views.BLP)
     metrics.init_app(app)

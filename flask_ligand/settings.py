@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -402,36 +401,6 @@ def _check_operations(config: Mapping[str, Any]) -> None:
             raise ConfigurationError(
                 f"Config 'REQUEST_ID_TRUSTED_PROXIES' has item '{network}'. Not an IP address or network."
             ) from None
-    origins = config["CORS_ORIGINS"]
-    if config["CORS_SUPPORTS_CREDENTIALS"]:
-        for origin in [origins] if isinstance(origins, str) else origins:
-            if _allows_any_origin(origin):
-                raise ConfigurationError(
-                    f"Config 'CORS_SUPPORTS_CREDENTIALS' is true while 'CORS_ORIGINS' has '{origin}', which allows "
-                    "any origin: any web site could then make requests with your users' cookies. List the allowed "
-                    "origins in CORS_ORIGINS (a pattern must match only them, e.g. ^https://[a-z]+\\.example\\.com$)."
-                )
-
-
-#: Origins no pattern meant for a service's own front ends should match.
-_STRANGER_ORIGINS = ("https://stranger.invalid", "http://stranger.invalid", "null")
-
-
-def _allows_any_origin(origin: str) -> bool:
-    """Whether a ``CORS_ORIGINS`` item lets any site in: ``*``; ``null``, the origin any sandboxed page can send; or a
-    pattern (as flask-cors reads it) matching a stranger's origin, such as ``.*`` or ``https://app.example.com|.*``.
-    """
-    from flask_cors.core import probably_regex
-
-    if origin == "*" or origin.strip().lower() == "null":
-        return True
-    if not probably_regex(origin):
-        return False
-    try:
-        pattern = re.compile(origin, re.IGNORECASE)
-    except re.error:
-        return False  # flask-cors then compares it as text, which no origin equals
-    return any(pattern.match(stranger) for stranger in _STRANGER_ORIGINS)
 
 
 def _check_required(env: Environment, config: Mapping[str, Any]) -> None:
@@ -471,21 +440,25 @@ def _check_identity_provider_transport(config: Mapping[str, Any]) -> None:
             "Config 'VERIFY_SSL_CERT' is false: whoever sits between the service and the identity provider could "
             f"then hand it their own signing keys and sign tokens with any role. {opt_in}"
         )
-    url = urlsplit(config.get("OIDC_DISCOVERY_URL") or "")
-    if url.scheme == "http" and not _is_loopback(url.hostname or ""):
+    if interceptable(config.get("OIDC_DISCOVERY_URL") or ""):
         raise ConfigurationError(
             f"Config 'OIDC_DISCOVERY_URL' has value '{config['OIDC_DISCOVERY_URL']}': plain http lets whoever sits "
             f"on the way hand the service their own signing keys. Use https. {opt_in}"
         )
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
+def interceptable(url: str) -> bool:
+    """Whether what ``url`` answers could be changed on the way: plain http, other than on the loopback interface."""
+    parts = urlsplit(url)
+    if parts.scheme != "http":
         return False
+    host = parts.hostname or ""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
 
 
 def _spec_options(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -144,7 +145,10 @@ def test_wildcard_origin_with_credentials_is_refused_at_start_up(
         example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=database_uri)
 
 
-@pytest.mark.parametrize("origins", [ORIGIN, r"^https://[a-z]+\.example\.org$", f"{ORIGIN},https://admin.example.org"])
+@pytest.mark.parametrize(
+    "origins",
+    [ORIGIN, r"^https://[a-z]+\.example\.org$", r"https://ui\.example\.org", f"{ORIGIN},https://admin.example.org"],
+)
 def test_origins_that_name_the_front_ends_are_accepted_with_credentials(
     monkeypatch: pytest.MonkeyPatch, database_uri: str, origins: str
 ) -> None:
@@ -159,3 +163,40 @@ def test_origins_that_name_the_front_ends_are_accepted_with_credentials(
     assert allowed.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert allowed.headers["Access-Control-Allow-Credentials"] == "true"
     assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+@pytest.mark.parametrize("credentials", [False, True])
+def test_an_origin_pattern_matches_whole_origins_only(database_uri: str, credentials: bool) -> None:
+    """flask-cors matches a pattern against the start of an origin; here ``https://ui\\.example\\.org`` does not let
+    ``https://ui.example.org.evil.net`` in, with or without credentials."""
+    app = example_petstore.create_app(
+        "testing",
+        SQLALCHEMY_DATABASE_URI=database_uri,
+        CORS_ORIGINS=[r"https://ui\.example\.org", re.compile(r"https://[a-z]+\.example\.com")],
+        CORS_SUPPORTS_CREDENTIALS=credentials,
+    )
+    client = app.test_client()
+
+    for allowed in (ORIGIN, "https://admin.example.com"):
+        assert client.get("/pets/", headers={"Origin": allowed}).headers["Access-Control-Allow-Origin"] == allowed
+    for stranger in ("https://ui.example.org.evil.net", "https://admin.example.com.evil.net"):
+        assert "Access-Control-Allow-Origin" not in client.get("/pets/", headers={"Origin": stranger}).headers
+
+
+def test_resource_origins_are_checked_too(database_uri: str) -> None:
+    """Origins given per resource (``CORS_RESOURCES``) cannot let any site in with credentials either."""
+    with pytest.raises(RuntimeError, match="CORS_SUPPORTS_CREDENTIALS.*CORS_RESOURCES"):
+        example_petstore.create_app(
+            "testing",
+            SQLALCHEMY_DATABASE_URI=database_uri,
+            CORS_ORIGINS=[ORIGIN],
+            CORS_RESOURCES={"/*": {"origins": "https://.*"}},
+            CORS_SUPPORTS_CREDENTIALS=True,
+        )
+
+
+def test_an_origin_pattern_that_does_not_compile_stops_the_service(database_uri: str) -> None:
+    """A broken pattern is named at start-up instead of being compared as text with every origin."""
+    broken = r"https://(ui\.example\.org"
+    with pytest.raises(RuntimeError, match=re.escape(f"'CORS_ORIGINS' has item '{broken}', not a valid pattern")):
+        example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=database_uri, CORS_ORIGINS=[broken])

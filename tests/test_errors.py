@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import flask
 import marshmallow as ma
 import pytest
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 from flask.views import MethodView
 from sqlalchemy import String
@@ -227,6 +228,18 @@ _LOOKUPS: dict[str, tuple[Callable[[], Any], str]] = {
         "More than one Pet matches the request; expected one.",
     ),
     "with a description": (lambda: DB.get_or_404(Pet, _MISSING_ID, description="Gone."), "Gone."),
+    "DB.first_or_404, text": (
+        lambda: DB.first_or_404(sa.text("SELECT id FROM pet WHERE name = 'Nobody'")),
+        "No row matches the request.",
+    ),
+    "DB.one_or_404, union": (
+        lambda: DB.one_or_404(sa.union_all(sa.select(Pet.id).where(Pet.name == "Rex"), sa.select(Pet.id))),
+        "More than one row matches the request; expected one.",
+    ),
+    "DB.one_or_404, union, description": (
+        lambda: DB.one_or_404(sa.union_all(sa.select(Pet.id), sa.select(Pet.id)), description="Gone."),
+        "Gone.",
+    ),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from flask_jwt_extended import create_access_token
 import example_petstore
 from flask_ligand.extensions.database import DB
 from flask_ligand.testing import created_app, json_body
+from tests import pg
 from tests.conftest import MIGRATIONS_DIR, HeadersFactory
 
 #: The revision that creates the pet table, before pets had a version.
@@ -37,15 +39,20 @@ def _restore_root_logger() -> Iterator[None]:
     root.setLevel(level)
 
 
-@pytest.fixture
-def app(database_uri: str) -> Iterator[Flask]:
-    """The petstore in ``testing`` on an empty database: the schema is left to the migrations."""
-    with created_app(
+def migrating_app(database_uri: str) -> AbstractContextManager[Flask]:
+    """The petstore in ``testing`` on the database at ``database_uri``, whose schema is left to the migrations."""
+    return created_app(
         example_petstore.create_app,
         create_tables=False,
         SQLALCHEMY_DATABASE_URI=database_uri,
         DB_MIGRATION_DIR=str(MIGRATIONS_DIR),
-    ) as app:
+    )
+
+
+@pytest.fixture
+def app(database_uri: str) -> Iterator[Flask]:
+    """The petstore in ``testing`` on an empty database: the schema is left to the migrations."""
+    with migrating_app(database_uri) as app:
         yield app
 
 
@@ -118,6 +125,20 @@ def test_sort_indexes_are_created_even_when_some_were_made_beforehand_and_droppe
 
     flask_db(app, "downgrade", "121a121b2ef0")
     assert _pet_indexes(app) == {}
+
+
+def test_upgrade_writes_its_sql_offline_for_a_dba_to_run(postgresql_cluster: pg.Cluster) -> None:
+    """``flask db upgrade --sql`` prints every revision's PostgreSQL without touching the database, indexes included.
+
+    PostgreSQL only: on SQLite, alembic's batch mode (the version column's revision) needs a live database.
+    """
+    with postgresql_cluster.database() as uri, migrating_app(uri) as app:
+        result = flask_db(app, "upgrade", "--sql")
+        assert "pet" not in table_names(app)
+
+    assert "CREATE TABLE pet" in result.output
+    assert "CREATE INDEX IF NOT EXISTS ix_pet_name_id ON pet (name, id)" in result.output
+    assert "UPDATE alembic_version SET version_num='97c69761fce0'" in result.output
 
 
 def test_autogenerate_finds_no_pending_change_after_upgrade(app: Flask) -> None:

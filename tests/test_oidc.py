@@ -386,6 +386,20 @@ def test_algorithm_other_than_the_published_one_is_refused(make_prod_app: AppFac
     _assert_invalid_token(_post_pet(app, token), "does not match the key's algorithm")
 
 
+def test_prod_refuses_signing_keys_named_at_a_plain_http_address(
+    make_prod_app: AppFactory, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The discovery URL is checked at start; the ``jwks_uri`` it names (a Keycloak behind a TLS proxy often says
+    http) is refused when fetched, without a request to it: 503, and the log says why."""
+    provider.discovery = {"issuer": provider.base_url, "jwks_uri": "http://10.255.255.1/realms/pets/certs"}
+    app = make_prod_app(OIDC_HTTP_TIMEOUT=30)
+
+    response = _post_pet(app, provider.sign())
+
+    assert response.status_code == 503
+    assert "refused to fetch signing keys over plain http from http://10.255.255.1/realms/pets/certs" in caplog.text
+
+
 def test_unverified_tls_setting_still_verifies_tokens(make_prod_app: AppFactory, provider: Provider) -> None:
     """With ``VERIFY_SSL_CERT`` off (and its opt-in), tokens are still verified with the provider's keys."""
     app = make_prod_app(VERIFY_SSL_CERT=False, OIDC_INSECURE_TRANSPORT=True)

@@ -112,8 +112,14 @@ def _no_such(entity: Any, ident: Any) -> str:
     return f"No {getattr(entity, '__name__', entity)} with id '{ident}' exists."
 
 
+def _looked_for(statement: Any) -> str:
+    """What ``statement`` looks for: its first entity's name (``Pet``), or "row" for text and unions, without one."""
+    descriptions = getattr(statement, "column_descriptions", None)
+    return str(descriptions[0]["name"]) if descriptions else "row"
+
+
 def _none_matches(statement: Any) -> str:
-    return f"No {statement.column_descriptions[0]['name']} matches the request."
+    return f"No {_looked_for(statement)} matches the request."
 
 
 def _one_or_404(one: Callable[[], Any], statement: Any, description: str | None) -> Any:
@@ -122,8 +128,10 @@ def _one_or_404(one: Callable[[], Any], statement: Any, description: str | None)
     except NoResultFound:
         abort(HTTPStatus.NOT_FOUND, description or _none_matches(statement))
     except MultipleResultsFound:
-        name = statement.column_descriptions[0]["name"]
-        abort(HTTPStatus.NOT_FOUND, description or f"More than one {name} matches the request; expected one.")
+        abort(
+            HTTPStatus.NOT_FOUND,
+            description or f"More than one {_looked_for(statement)} matches the request; expected one.",
+        )
 
 
 class _Base(DeclarativeBase):

@@ -30,6 +30,7 @@ from flask import Flask, current_app
 
 from flask_ligand.devkeys import public_jwk
 from flask_ligand.errors import abort
+from flask_ligand.settings import get_environment, interceptable
 
 #: Claims every token must carry (RFC 8725 §3.10: a token that never expires is refused).
 REQUIRED_CLAIMS = ("exp", "iat")
@@ -235,7 +236,20 @@ def _make_issuer(app: Flask) -> Issuer:
     if discovery_url:
         verify = bool(config.get("VERIFY_SSL_CERT", True))
         timeout = config.get("OIDC_HTTP_TIMEOUT", 5)
-        return Issuer(lambda url: _fetch_json(url, _ssl_context(verify), timeout), discovery_url, **options)
+        # Production checked the discovery URL at start; the jwks_uri it names is only known now.
+        environment = config.get("LIGAND_ENV")
+        production = environment is None or get_environment(environment).production
+        guarded = production and not config.get("OIDC_INSECURE_TRANSPORT")
+
+        def fetch(url: str) -> Document:
+            if guarded and interceptable(url):
+                raise _UnreachableError(
+                    f"refused to fetch signing keys over plain http from {url}: use https, or set "
+                    "OIDC_INSECURE_TRANSPORT=true for a provider on a network you trust"
+                )
+            return _fetch_json(url, _ssl_context(verify), timeout)
+
+        return Issuer(fetch, discovery_url, **options)
 
     issuer_url = local_issuer_url(config)
     # The documents are built from the app's configuration, which does not change after create_app.
