@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ClauseElement
@@ -19,6 +20,22 @@ from flask_ligand.extensions.database import DB
 #: How ``SQLCursorPage`` finds the total for ``X-Pagination``: ``exact`` runs ``COUNT(*)``, ``none`` skips it,
 #: ``estimate`` takes PostgreSQL's planner estimate when it is large (see ``PAGINATION_COUNT_ESTIMATE_ABOVE``).
 COUNT_STRATEGIES = ("exact", "none", "estimate")
+
+
+def total_rows(collection: Any) -> tuple[int | None, bool]:
+    """The total of ``collection`` as ``PAGINATION_COUNT`` says, and whether it is PostgreSQL's estimate.
+
+    ``none``: no total. ``estimate``: the planner's estimate when it is at least ``PAGINATION_COUNT_ESTIMATE_ABOVE``,
+    else (and on other databases) a count. ``exact``: a count.
+    """
+    strategy = current_app.config.get("PAGINATION_COUNT", "exact")
+    if strategy == "none":
+        return None, False
+    if strategy == "estimate":
+        estimate = estimate_rows(collection)
+        if estimate is not None and estimate >= current_app.config.get("PAGINATION_COUNT_ESTIMATE_ABOVE", 10_000):
+            return estimate, True
+    return count_rows(collection), False
 
 
 def _unordered(collection: Any) -> tuple[Any, Select[Any]]:

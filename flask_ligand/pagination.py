@@ -31,7 +31,7 @@ from flask_smorest.pagination import PaginationParameters
 from flask_smorest.utils import unpack_tuple_response
 from sqlalchemy import Select
 
-from flask_ligand.counting import COUNT_STRATEGIES, count_rows, estimate_rows
+from flask_ligand.counting import COUNT_STRATEGIES, total_rows
 from flask_ligand.cursors import NO_SECRET, Cursor, cursors_enabled, decode_cursor, encode_cursor
 from flask_ligand.errors import ConfigurationError, abort
 from flask_ligand.extensions.database import DB
@@ -77,15 +77,8 @@ class SQLCursorPage(Page):  # type: ignore[misc]
 
     @property
     def item_count(self) -> int | None:
-        strategy = current_app.config.get("PAGINATION_COUNT", "exact")
-        if strategy == "none":
-            return None
-        if strategy == "estimate":
-            estimate = estimate_rows(self.collection)
-            if estimate is not None and estimate >= current_app.config.get("PAGINATION_COUNT_ESTIMATE_ABOVE", 10_000):
-                self.count_is_estimate = True
-                return estimate
-        return count_rows(self.collection)
+        total, self.count_is_estimate = total_rows(self.collection)
+        return total
 
 
 class PaginationMetadataSchema(_SmorestPaginationMetadataSchema):  # type: ignore[misc]
@@ -131,7 +124,10 @@ class KeysetPage:
         self.has_next = self.has_prev = False
         self._items = self._load(collection)
         if page_params.count:
-            page_params.item_count = _requested_total(collection)
+            # Only an exact figure: count=true must not bring back the COUNT(*) of a large table that
+            # PAGINATION_COUNT (none, or estimate above its threshold) keeps away, nor send a guess.
+            total, estimated = total_rows(collection)
+            page_params.item_count = None if estimated else total
 
     @property
     def items(self) -> list[Any]:
@@ -170,23 +166,6 @@ class KeysetPage:
         else:
             self.has_next, self.has_prev = more, cursor is not None
         return rows
-
-
-def _requested_total(collection: Any) -> int | None:
-    """The exact total a client asked for with ``count=true``, unless ``PAGINATION_COUNT`` rules counting out.
-
-    ``none`` never counts; ``estimate`` counts only a query PostgreSQL estimates below
-    ``PAGINATION_COUNT_ESTIMATE_ABOVE`` rows: a client's ``count=true`` must not bring back the ``COUNT(*)`` of a
-    large table that the setting keeps away. Without an exact figure no ``X-Total-Count`` is sent, rather than a guess.
-    """
-    strategy = current_app.config.get("PAGINATION_COUNT", "exact")
-    if strategy == "none":
-        return None
-    if strategy == "estimate":
-        estimate = estimate_rows(collection)
-        if estimate is not None and estimate >= current_app.config.get("PAGINATION_COUNT_ESTIMATE_ABOVE", 10_000):
-            return None
-    return count_rows(collection)
 
 
 class PageSize(ma.validate.Validator):
