@@ -248,7 +248,7 @@ class _Redactor:
         An escape sequence could spell a key or a token the scan cannot see, so text with one is walked.
         """
         lowered = text.lower()
-        squeezed = lowered.replace("-", "").replace("_", "")  # as _normalized, without lowering the line twice
+        squeezed = _squeezed(lowered)
         return (
             "\\" in text
             or any(key in squeezed for key in self.keys)
@@ -275,7 +275,11 @@ class _Redactor:
 
 def _normalized(name: str) -> str:
     """A key name as secrets are looked for in it: lower-case, without hyphens or underscores."""
-    return name.lower().replace("-", "").replace("_", "")
+    return _squeezed(name.lower())
+
+
+def _squeezed(lowered: str) -> str:
+    return lowered.replace("-", "").replace("_", "")
 
 
 #: The redactor of structlog's chain, as last configured.
