@@ -14,6 +14,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlche
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnprocessableEntity
+from werkzeug.routing import RequestRedirect
 
 from flask_ligand.logging import current_request_id
 
@@ -216,8 +217,28 @@ def handle_database_unavailable(error: OperationalError | PoolTimeoutError) -> R
     )
 
 
+def _json_routing_answers(response: Response) -> Response:
+    """Keep HTML out of the answers Flask's routing makes without a view: slash redirects and automatic OPTIONS.
+
+    Flask hands werkzeug's ``RequestRedirect`` (``/pets`` to ``/pets/``) back untouched, past every error handler,
+    so its HTML page is replaced here by the standard body naming the new URL. The automatic answer to ``OPTIONS``
+    has no body but claimed ``text/html``; it keeps its ``Allow`` header and loses the type.
+    """
+    if isinstance(request.routing_exception, RequestRedirect) and response.location:
+        return error_response(
+            response.status_code,
+            f"This resource is at {response.location}; send the request there.",
+            {"Location": response.location},
+        )
+    rule = request.url_rule
+    if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False) and not response.data:
+        del response.headers["Content-Type"]
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     """Make every error the app can raise answer with the standard JSON body."""
+    app.after_request(_json_routing_answers)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(StaleDataError, handle_stale_data_error)

@@ -433,3 +433,26 @@ def test_error_body_is_json_even_when_html_is_preferred(client: FlaskClient) -> 
     response = client.get("/no/such/place", headers={"Accept": "text/html"})
     assert_error(response, 404)
     assert "<html" not in response.text.lower()
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_path_without_its_trailing_slash_redirects_with_a_json_body(
+    client: FlaskClient, auth_headers: HeadersFactory, method: str
+) -> None:
+    """``/pets`` answers 308 to ``/pets/`` in the standard shape, not werkzeug's HTML page, and stores nothing."""
+    response = client.open("/pets", method=method, json={"name": "Rex"}, headers=auth_headers("user"))
+
+    body = assert_error(response, 308)
+    assert response.headers["Location"] == "http://localhost/pets/"
+    assert "http://localhost/pets/" in body["message"]
+    assert client.get("/pets/").json == []
+
+
+def test_automatic_options_answer_lists_methods_and_claims_no_html(client: FlaskClient) -> None:
+    """Flask's own answer to ``OPTIONS`` has an ``Allow`` header and no body, so it claims no content type."""
+    response = client.options("/pets/")
+
+    assert response.status_code == 200
+    assert {"GET", "POST", "OPTIONS"} <= {item.strip() for item in response.headers["Allow"].split(",")}
+    assert response.data == b""
+    assert "Content-Type" not in response.headers
