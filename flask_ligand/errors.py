@@ -224,15 +224,15 @@ def _json_routing_answers(response: Response) -> Response:
     so its HTML page is replaced here by the standard body naming the new URL. The automatic answer to ``OPTIONS``
     has no body but claimed ``text/html``; it keeps its ``Allow`` header and loses the type.
     """
-    if isinstance(request.routing_exception, RequestRedirect) and response.location:
+    status = response.status_code
+    if status == HTTPStatus.OK:
+        if request.method == "OPTIONS" and getattr(request.url_rule, "provide_automatic_options", False):
+            if not response.data:
+                del response.headers["Content-Type"]
+    elif isinstance(request.routing_exception, RequestRedirect) and response.location:
         return error_response(
-            response.status_code,
-            f"This resource is at {response.location}; send the request there.",
-            {"Location": response.location},
+            status, f"This resource is at {response.location}; send the request there.", {"Location": response.location}
         )
-    rule = request.url_rule
-    if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False) and not response.data:
-        del response.headers["Content-Type"]
     return response
 
 
