@@ -161,7 +161,7 @@ def handle_http_exception(error: HTTPException) -> Response:
 def handle_integrity_error(error: IntegrityError) -> Response:
     """Turn a constraint violation into a 409 without the SQL that caused it."""
     _rollback_session()
-    _LOG.info("Integrity error turned into 409: %s", error.orig)
+    _LOG.info("Integrity error turned into 409: %s", _driver_message(error))
     return error_response(
         409,
         "The request conflicts with the stored data: a uniqueness or reference constraint was violated.",
@@ -181,7 +181,7 @@ def handle_stale_data_error(error: StaleDataError) -> Response:
 def handle_data_error(error: DataError) -> Response:
     """Answer 422 when the database refuses a value (too long, out of range, malformed), without the SQL."""
     _rollback_session()
-    _LOG.info("Database refused a value, answering 422: %s", error.orig)
+    _LOG.info("Database refused a value, answering 422: %s", _driver_message(error))
     return error_response(
         422,
         "The request holds a value the database cannot store: too long, out of range or malformed. "
@@ -246,6 +246,19 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(OverflowError, handle_overflow_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(PoolTimeoutError, handle_database_unavailable)
+
+
+def _driver_message(error: SQLAlchemyError) -> str:
+    """The database's message about ``error``, without PostgreSQL's detail: that quotes the key or the whole row.
+
+    A failing row can hold what the view computed and the client never sent (a password hash, a token).
+    """
+    original = getattr(error, "orig", None)
+    diagnostic = getattr(original, "diag", None)
+    primary = getattr(diagnostic, "message_primary", None)
+    if primary:
+        return f"{primary} (SQLSTATE {getattr(original, 'sqlstate', None)})"
+    return str(original if original is not None else error).partition("\n")[0]
 
 
 def _rollback_session() -> None:

@@ -456,3 +456,19 @@ def test_automatic_options_answer_lists_methods_and_claims_no_html(client: Flask
     assert {"GET", "POST", "OPTIONS"} <= {item.strip() for item in response.headers["Allow"].split(",")}
     assert response.data == b""
     assert "Content-Type" not in response.headers
+
+
+def test_conflict_is_logged_without_the_values_the_database_quotes(
+    make_gadget_client: GadgetClientFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The 409's log line names the broken constraint; PostgreSQL's detail, which quotes the key or row, stays out."""
+    client = make_gadget_client()
+    assert client.post("/gadgets/", json={"serial": "quoted-by-the-database"}).status_code == 201
+    capsys.readouterr()
+
+    assert client.post("/gadgets/", json={"serial": "quoted-by-the-database"}).status_code == 409
+
+    lines = [line for line in capsys.readouterr().err.splitlines() if "turned into 409" in line]
+    assert len(lines) == 1, lines
+    assert "unique" in lines[0].lower()
+    assert "quoted-by-the-database" not in lines[0]
