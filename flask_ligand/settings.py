@@ -126,6 +126,7 @@ ENV_SETTINGS: Mapping[str, Callable[[str, str], Any]] = {
     "PROXY_FIX_X_HOST": _as_int,
     "PROXY_FIX_X_PORT": _as_int,
     "PROXY_FIX_X_PREFIX": _as_int,
+    "TRUSTED_HOSTS": _as_list,
 }
 
 # Pre-ping and recycle replace connections the database server (or a firewall) closed while they sat in the pool.

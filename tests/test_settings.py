@@ -167,6 +167,22 @@ def test_allowed_roles_comma_list_is_parsed_to_a_list(monkeypatch: pytest.Monkey
     assert app.config["ALLOWED_ROLES"] == ["user", "admin", "auditor"]
 
 
+def test_trusted_hosts_from_the_environment_refuse_other_hosts_with_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TRUSTED_HOSTS is a comma list; a request naming another host is a JSON 400, a listed one (any port) is served."""
+    monkeypatch.setenv("TRUSTED_HOSTS", "pets.example.com, .example.org")
+    client = example_petstore.create_app("testing").test_client()
+
+    refused = client.get("/openapi/api-spec.json", headers={"Host": "evil.example.net"})
+    served = [
+        client.get("/openapi/api-spec.json", headers={"Host": host}).status_code
+        for host in ("pets.example.com:8443", "api.example.org")
+    ]
+
+    assert refused.status_code == 400
+    assert refused.json is not None and "evil.example.net" in refused.json["message"]
+    assert served == [200, 200]
+
+
 @pytest.mark.usefixtures("production_environment")
 def test_debug_from_flask_debug_is_refused_in_prod(monkeypatch: pytest.MonkeyPatch) -> None:
     """FLASK_DEBUG=1 makes ``prod`` refuse to start."""
