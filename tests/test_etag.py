@@ -147,9 +147,16 @@ def test_client_cannot_set_the_version(
 
 
 @pytest.fixture
-def race_app(database_uri: str) -> Iterator[tuple[Flask, list[Interference]]]:
+def after_commit() -> list[Interference]:
+    """Other clients' writes that the race views run right after their own commit, before answering."""
+    return []
+
+
+@pytest.fixture
+def race_app(database_uri: str, after_commit: list[Interference]) -> Iterator[tuple[Flask, list[Interference]]]:
     """A service with PUT and DELETE views on ``Pet`` written like the petstore's, which run the registered
-    interferences (other clients' writes) between their ``check_etag`` and their commit."""
+    interferences (other clients' writes) between their ``check_etag`` and their commit, and ``after_commit``'s
+    after it."""
     interferences: list[Interference] = []
     blp = Blueprint("RacePets", __name__, url_prefix="/race-pets")
 
@@ -171,6 +178,8 @@ def race_app(database_uri: str) -> Iterator[tuple[Flask, list[Interference]]]:
                 interfere(item_id)
             PetSchema().update(item, new_item)
             DB.session.commit()
+            for interfere in after_commit:
+                interfere(item_id)
             return item
 
         @blp.response(204)
@@ -212,6 +221,40 @@ def _other_client_renames(app: Flask, name: str) -> Interference:
             engine.dispose()
 
     return interfere
+
+
+def _other_client_deletes(app: Flask) -> Interference:
+    """Another client's committed ``DELETE``, on a connection of its own."""
+
+    def interfere(item_id: uuid.UUID) -> None:
+        engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+        try:
+            with sa.orm.Session(engine) as session:
+                session.delete(session.get(Pet, item_id))
+                session.commit()
+        finally:
+            engine.dispose()
+
+    return interfere
+
+
+@pytest.mark.parametrize("other_write", ["renames", "deletes"])
+def test_write_answers_with_what_it_stored_when_another_lands_right_after_its_commit(
+    race_app: tuple[Flask, list[Interference]], after_commit: list[Interference], other_write: str
+) -> None:
+    """A PUT whose commit succeeded answers 200 with the body and ETag it stored, even when another client renames
+    or deletes the pet between that commit and the response (the response is not read back from the database)."""
+    app, _ = race_app
+    client = app.test_client()
+    location = f"/race-pets/{RACE_PET_ID}"
+    etag = client.get(location).headers["ETag"]
+    after_commit.append(_other_client_renames(app, "Later") if other_write == "renames" else _other_client_deletes(app))
+
+    response = client.put(location, json={"name": "Mine", "description": "Stored."}, headers={"If-Match": etag})
+
+    assert response.status_code == 200, response.json
+    assert (json_body(response)["name"], json_body(response)["description"]) == ("Mine", "Stored.")
+    assert response.headers["ETag"] not in (etag, client.get(location).headers.get("ETag"))
 
 
 def test_set_etag_on_a_versioned_item_uses_its_version(race_app: tuple[Flask, list[Interference]]) -> None:

@@ -182,7 +182,13 @@ def version_etag(item: object) -> str | None:
     return version or None
 
 
-DB = SQLAlchemy(model_class=_Base, query_class=Query)
+#: Objects keep their values at commit instead of being read again on next access: a view returns what its own write
+#: stored, even when another request changes or deletes the row between the commit and the response (which would
+#: otherwise show the other write, or fail with ``ObjectDeletedError``). Columns the database fills in itself (server
+#: defaults) are still loaded from it after the flush that wrote them.
+_SESSION_OPTIONS = {"expire_on_commit": False}
+
+DB = SQLAlchemy(model_class=_Base, query_class=Query, session_options=_SESSION_OPTIONS)
 
 # sqlalchemy-utils types (UUIDType...) coerce assigned values, so a str id behaves like a UUID before flushing.
 force_auto_coercion()
