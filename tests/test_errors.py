@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
@@ -23,6 +25,7 @@ from example_petstore.models import Pet
 from example_petstore.schemas import PetSchema
 from example_petstore.views import INVALID_PET_ID
 from flask_ligand import DB, Blueprint, Schema
+from tests.servers import serve
 
 HeadersFactory = Callable[..., dict[str, str]]
 GadgetClientFactory = Callable[..., FlaskClient]
@@ -472,3 +475,104 @@ def test_conflict_is_logged_without_the_values_the_database_quotes(
     assert len(lines) == 1, lines
     assert "unique" in lines[0].lower()
     assert "quoted-by-the-database" not in lines[0]
+
+
+def _send_chunked(base_url: str, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+    """Send ``body`` in chunks, without a Content-Length, over a real socket; return the status and JSON body."""
+    connection = http.client.HTTPConnection(base_url.removeprefix("http://"), timeout=30)
+    try:
+        chunks = (body[start : start + 1024] for start in range(0, len(body), 1024))
+        connection.request(method, path, body=chunks, headers=headers, encode_chunked=True)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_chunked_patch_with_a_non_json_type_is_415_and_changes_nothing(
+    app: flask.Flask, client: FlaskClient, auth_headers: HeadersFactory, content_type: str | None
+) -> None:
+    """A chunked body (no Content-Length) of another type is refused as one with a length is, never read as empty."""
+    location = _create_pet(client, auth_headers)
+    etag = client.get(location).headers["ETag"]
+    headers = auth_headers("user", **{"If-Match": etag})
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+
+    with serve(app) as base_url:
+        status, body = _send_chunked(base_url, "PATCH", location, b'{"description": "changed"}', headers)
+
+    assert (status, body["code"]) == (415, 415)
+    assert client.get(location).json["description"] == ""
+
+
+def test_chunked_json_body_is_read_whole(app: flask.Flask, client: FlaskClient, auth_headers: HeadersFactory) -> None:
+    """A chunked JSON body under the limit is read as sent (several chunks)."""
+    description = "d" * 4000
+    body = json.dumps({"name": "Chunky", "description": description}).encode()
+
+    with serve(app) as base_url:
+        status, created = _send_chunked(
+            base_url, "POST", "/pets/", body, auth_headers("user", **{"Content-Type": "application/json"})
+        )
+
+    assert status == 201, created
+    assert (created["name"], created["description"]) == ("Chunky", description)
+
+
+def test_chunked_body_over_max_content_length_is_413_and_stores_nothing(
+    app: flask.Flask, client: FlaskClient, auth_headers: HeadersFactory
+) -> None:
+    """A chunked body past MAX_CONTENT_LENGTH is a 413, not its first MiB parsed as if it were the whole body."""
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    body = b'{"name": "Truncated"}' + b" " * limit + b"NOT JSON"
+
+    with serve(app) as base_url:
+        status, answer = _send_chunked(
+            base_url, "POST", "/pets/", body, auth_headers("user", **{"Content-Type": "application/json"})
+        )
+
+    assert (status, answer["code"]) == (413, 413)
+    assert client.get("/pets/").json == []
+
+
+@pytest.mark.parametrize("data", [b"", None])
+def test_patch_without_a_body_is_422(client: FlaskClient, auth_headers: HeadersFactory, data: bytes | None) -> None:
+    """An empty PATCH is refused rather than answered 200 as a change of nothing."""
+    location = _create_pet(client, auth_headers)
+    etag = client.get(location).headers["ETag"]
+
+    response = client.patch(
+        location,
+        data=data,
+        content_type="application/merge-patch+json",
+        headers=auth_headers("user", **{"If-Match": etag}),
+    )
+
+    body = assert_error(response, 422, errors=True)
+    assert "no body" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "named"),
+    [
+        pytest.param({"Content-Type": "application/json-patch+json"}, "JSON Patch", id="json-patch"),
+        pytest.param({"Content-Type": "application/json", "Content-Encoding": "gzip"}, "'gzip'", id="gzip"),
+        pytest.param({"Content-Type": ";;;"}, "';;;'", id="garbage-type"),
+    ],
+)
+def test_body_the_service_cannot_read_is_415_naming_why(
+    client: FlaskClient, auth_headers: HeadersFactory, headers: dict[str, str], named: str
+) -> None:
+    """JSON Patch, a compressed body and an unreadable Content-Type are 415s that say what was sent."""
+    location = _create_pet(client, auth_headers)
+    etag = client.get(location).headers["ETag"]
+
+    response = client.patch(
+        location, data=b'[{"op": "replace"}]', headers=auth_headers("user", **{"If-Match": etag}, **headers)
+    )
+
+    body = assert_error(response, 415)
+    assert named in body["message"]
+    assert client.get(location).headers["ETag"] == etag

@@ -15,6 +15,7 @@ import flask
 import flask_smorest
 import marshmallow as ma
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from flask_ligand.errors import ErrorSchema, register_error_handlers
 from flask_ligand.errors import abort as abort
@@ -23,7 +24,7 @@ from flask_ligand.extensions.database import Query as Query
 from flask_ligand.pagination import KeysetPage as KeysetPage
 from flask_ligand.pagination import PaginationMixin
 from flask_ligand.pagination import SQLCursorPage as SQLCursorPage
-from flask_ligand.patch import PatchMixin
+from flask_ligand.patch import MERGE_PATCH_CONTENT_TYPE, PatchMixin
 from flask_ligand.schemas import ISO_8601_DATETIME_FMT as ISO_8601_DATETIME_FMT
 from flask_ligand.schemas import AutoSchema as AutoSchema
 from flask_ligand.schemas import Schema as Schema
@@ -34,17 +35,47 @@ from flask_ligand.views.docs import register_docs
 
 _T = TypeVar("_T")
 
+_JSON_PATCH = "application/json-patch+json"
+#: How much of a client's header value an error message quotes.
+_QUOTED_MAX_CHARS = 100
+
 
 class _JsonBodyParser(FlaskParser):
-    """webargs' parser, but a body sent with a non-JSON content type is a 415 rather than "missing fields", text no
-    database can store (NUL, lone surrogates; see ``flask_ligand.text``) is a 422 naming the field, and a body nested
-    too deeply for Python's recursion limit is a 400 rather than a 500."""
+    """webargs' parser, but a body it cannot read as JSON is refused, never taken for an empty one.
+
+    A body sent with another content type (JSON Patch among them), or compressed, is a 415 rather than "missing
+    fields", whether it came with a ``Content-Length`` or in chunks; an empty ``PATCH`` is a 422 rather than a
+    change of nothing; text no database can store (NUL, lone surrogates; see ``flask_ligand.text``) is a 422
+    naming the field; and a body nested too deeply for Python's recursion limit is a 400 rather than a 500.
+    """
 
     def _raw_load_json(self, req: flask.Request) -> Any:
-        if not req.is_json and req.content_length:
+        encoding = req.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("identity", ""):
             abort(
                 http.HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                f"Content-Type '{req.mimetype or 'none'}' is not supported here: send 'application/json'.",
+                f"Content-Encoding '{_clipped(encoding)}' is not supported here: send the body uncompressed.",
+            )
+        if req.mimetype == _JSON_PATCH:
+            abort(
+                http.HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                f"JSON Patch ('{_JSON_PATCH}') is not supported: send a JSON Merge Patch, an object of the fields "
+                f"to change, as '{MERGE_PATCH_CONTENT_TYPE}' or 'application/json'.",
+            )
+        if not req.get_data(cache=True):
+            if req.method == "PATCH":
+                abort(
+                    http.HTTPStatus.UNPROCESSABLE_ENTITY,
+                    "The request has no body: send a JSON Merge Patch, an object of the fields to change.",
+                    errors={"json": ["Empty body."]},
+                )
+            return super()._raw_load_json(req)  # nothing sent: the schema's required fields say what is missing
+        if not req.is_json:
+            content_type = req.headers.get("Content-Type")
+            abort(
+                http.HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                f"Content-Type {_clipped(content_type) if content_type else 'none'} is not supported here: "
+                "send 'application/json'.",
             )
         try:
             data = super()._raw_load_json(req)
@@ -83,6 +114,25 @@ class _JsonBodyParser(FlaskParser):
         )
 
 
+def _clipped(value: str) -> str:
+    """A header value quoted for a message, cut short: it comes from the client."""
+    return repr(value if len(value) <= _QUOTED_MAX_CHARS else value[:_QUOTED_MAX_CHARS] + "...")
+
+
+def _refuse_oversized_stream() -> None:
+    """Answer 413 to a chunked body of ``MAX_CONTENT_LENGTH`` bytes or more, as to one announcing that length.
+
+    A chunked body has no ``Content-Length`` to check up front; werkzeug stops reading it at the limit without an
+    error, so what was read would pass for the whole body. The body is read here, once (it is kept for the view).
+    """
+    request = flask.request
+    limit = request.max_content_length
+    if limit is None or request.content_length is not None:
+        return
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower() and len(request.get_data(cache=True)) >= limit:
+        raise RequestEntityTooLarge()
+
+
 def _refuse_unstorable_text(location: str, errors: dict[Any, Any]) -> None:
     if errors:
         abort(
@@ -100,6 +150,7 @@ class Api(SpecMixin, flask_smorest.Api):  # type: ignore[misc]
 
     def init_app(self, app: flask.Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
         super().init_app(app, spec_kwargs=spec_kwargs)
+        app.before_request(_refuse_oversized_stream)
         register_docs(self, app)
 
     def _register_error_handlers(self) -> None:
