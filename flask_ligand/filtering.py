@@ -216,7 +216,12 @@ def _other_query_parameters(schema: ma.Schema) -> set[str]:
         return set()
     view = current_app.view_functions.get(request.endpoint)
     view_class = getattr(view, "view_class", None)
-    function = getattr(view_class, request.method.lower(), None) if view_class is not None else view
+    function = view
+    if view_class is not None:
+        method = request.method.lower()
+        function = getattr(view_class, method, None)
+        if function is None and method == "head":  # as MethodView does: HEAD runs the GET view
+            function = getattr(view_class, "get", None)
     apidoc: dict[str, Any] = getattr(function, "_apidoc", {}) or {}
     schemas = [
         argument["schema"]

@@ -71,6 +71,18 @@ def test_page_and_page_size_select_the_slice(client: FlaskClient, add_pets: AddP
     assert [pet["id"] for pet in json_body(response)] == sorted(ids)[5:10]
 
 
+@pytest.mark.parametrize("query", ["page=2&page_size=2", "page_size=1&sort=-name&name__contains=e", "count=true"])
+def test_head_of_a_list_accepts_what_its_get_does(client: FlaskClient, add_pets: AddPets, query: str) -> None:
+    """HEAD runs the GET view (as Flask's MethodView does), so the pager's and filters' parameters are known to it."""
+    add_pets(5)
+
+    got, head = client.get(f"/pets/?{query}"), client.head(f"/pets/?{query}")
+
+    assert (got.status_code, head.status_code) == (200, 200), head.text
+    assert head.data == b""
+    assert head.headers["X-Pagination"] == got.headers["X-Pagination"]
+
+
 def test_pages_partition_the_collection(client: FlaskClient, add_pets: AddPets) -> None:
     """Walking every page with a page size returns each pet once, the last page holding the remainder."""
     ids = add_pets(25)
