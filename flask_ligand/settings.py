@@ -302,6 +302,7 @@ def flask_environment_configurator(
             protected, a value cannot be read, or a required setting is missing.
     """
     env = get_environment(environment)
+    _check_intended_environment(env)
     _check_override_names(settings)
 
     config: dict[str, Any] = {**_COMMON_DEFAULTS, **env.defaults}
@@ -366,6 +367,22 @@ def derive_client_name(api_title: str) -> str:
     """Make a package name for generated clients from an API title: ``"Pet Store API"`` → ``"pet-store-api"``."""
     words = "".join(char.lower() if char.isalnum() else " " for char in api_title).split()
     return "-".join(words) or "openapi-client"
+
+
+def _check_intended_environment(env: Environment) -> None:
+    """Refuse a development environment in a process whose ``FLASK_ENV`` names a production one.
+
+    An app factory with a ``"local"`` default, served with ``FLASK_ENV=prod``, would otherwise accept development
+    tokens and skip every production check, with nothing in the log to say so.
+    """
+    intended = os.environ.get("FLASK_ENV", "").strip()
+    serving = ENVIRONMENTS.get(intended)
+    if env.dev_tokens and serving is not None and serving.production and serving.init_extensions:
+        raise ConfigurationError(
+            f"FLASK_ENV is '{intended}', but the app is being created for '{env.name}', which accepts development "
+            f"tokens. Create it for the environment FLASK_ENV names (create_app(__name__, os.environ['FLASK_ENV'], "
+            "...)), or unset FLASK_ENV."
+        )
 
 
 def _check_override_names(settings: Mapping[str, Any]) -> None:
