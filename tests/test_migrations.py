@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -258,3 +262,39 @@ def test_downgrading_the_version_column_keeps_the_pets(app: Flask, auth_headers:
     flask_db(app, "upgrade")
     assert json_body(app.test_client().get(created.headers["Location"]))["name"] == "Rex"
     assert pending_changes(app) == []
+
+
+def test_flask_db_commands_in_local_do_not_upgrade_first(tmp_path: Path) -> None:
+    """In ``local`` (``DB_AUTO_UPGRADE`` on), ``flask db downgrade`` stays downgraded: the next ``flask db`` command
+    does not upgrade on start-up, while a command that serves the app does."""
+    database = tmp_path / "local.db"
+    environment = {
+        **os.environ,
+        "FLASK_APP": "example_petstore.app",
+        "FLASK_ENV": "local",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+        "DB_MIGRATION_DIR": str(MIGRATIONS_DIR),
+    }
+
+    def flask(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", *args],
+            cwd=MIGRATIONS_DIR.parent,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout + result.stderr
+
+    flask("db", "upgrade")
+    flask("db", "downgrade", FIRST_REVISION)
+    current = flask("db", "current")
+    assert FIRST_REVISION in current
+    assert "(head)" not in current
+
+    flask("routes")  # any other command makes the app as a service would, upgrading it
+
+    assert "(head)" in flask("db", "current")

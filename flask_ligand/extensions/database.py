@@ -218,6 +218,9 @@ def init_app(app: Flask) -> None:
         ) from exc
     migration_dir = app.config["DB_MIGRATION_DIR"]
     upgrading = bool(app.config["DB_AUTO_UPGRADE"])
+    if upgrading and _running_flask_db():
+        _LOG.info("DB_AUTO_UPGRADE skipped: 'flask db' manages the migrations itself.")
+        upgrading = False
     if upgrading and not os.path.isdir(migration_dir):
         _LOG.warning("DB_AUTO_UPGRADE is set but DB_MIGRATION_DIR '%s' does not exist; not upgrading.", migration_dir)
         upgrading = False
@@ -230,6 +233,28 @@ def init_app(app: Flask) -> None:
         with app.app_context():
             with kept_logging_configuration():  # alembic's env.py would replace the service's log handlers
                 _flask_migrate().upgrade(directory=migration_dir)
+
+
+#: Options of the ``flask`` command that take a value, to find the command name after them in ``sys.argv``.
+_FLASK_OPTIONS_WITH_VALUES = frozenset({"--app", "-A", "--env-file", "-e"})
+
+
+def _running_flask_db() -> bool:
+    """Whether this process runs ``flask db ...``: a ``flask db downgrade`` must not be undone by upgrading first.
+
+    The app is made before its commands are known, so the command line is read: the first argument after the
+    ``flask`` command's own options.
+    """
+    context = click.get_current_context(silent=True)
+    if context is None:  # not under a command line: a WSGI server, a test, a script
+        return False
+    arguments = iter(sys.argv[1:])
+    for argument in arguments:
+        if argument in _FLASK_OPTIONS_WITH_VALUES:
+            next(arguments, None)
+        elif not argument.startswith("-"):
+            return argument == "db"
+    return False
 
 
 @click.command(
