@@ -206,7 +206,14 @@ def handle_overflow_error(error: OverflowError) -> Response:
 
 
 def handle_database_unavailable(error: OperationalError | PoolTimeoutError) -> Response:
-    """Answer 503 while the database cannot be reached; pooled connections are replaced once it is back."""
+    """Answer 503 while the database cannot be reached; pooled connections are replaced once it is back.
+
+    Raises:
+        OperationalError: SQLite's report of a missing table or column, or of bad SQL: a schema not migrated or a
+            bug, which waiting does not fix. It stays a 500, logged with its traceback.
+    """
+    if _is_sqlite_statement_error(error):
+        raise error
     _LOG.warning("Database unavailable, answering 503: %s", getattr(error, "orig", None) or error)
     try:
         _rollback_session()
@@ -246,6 +253,22 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(OverflowError, handle_overflow_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(PoolTimeoutError, handle_database_unavailable)
+
+
+#: How SQLite's ``OperationalError`` starts or ends when the statement, not the database, is at fault.
+_SQLITE_STATEMENT_ERRORS = ("no such table", "no such column", "no such function", "syntax error")
+
+
+def _is_sqlite_statement_error(error: SQLAlchemyError) -> bool:
+    original = getattr(error, "orig", None)
+    if type(original).__module__ != "sqlite3":
+        return False
+    message = str(original)
+    return (
+        message.startswith(_SQLITE_STATEMENT_ERRORS)
+        or message.endswith(_SQLITE_STATEMENT_ERRORS)
+        or (" has no column named " in message)
+    )
 
 
 def _driver_message(error: SQLAlchemyError) -> str:

@@ -36,6 +36,11 @@ def counter_app(database_uri: str) -> Iterator[Flask]:
         def get(self, value: int) -> dict[str, float]:
             return {"power": float(value + 9) ** 400}  # an OverflowError from a server bug, not bad input
 
+    @blueprint.route("/")
+    class Counters(MethodView):
+        def get(self) -> dict[str, int]:
+            return {"count": DB.session.execute(sa.select(sa.func.count()).select_from(_COUNTERS)).scalar_one()}
+
     api.register_blueprint(blueprint)
     with app.app_context():
         _METADATA.create_all(DB.engine)
@@ -65,3 +70,20 @@ def test_overflow_outside_the_database_stays_a_server_error(counter_app: Flask) 
 
     assert response.status_code == 500
     assert response.json is not None and response.json["code"] == 500
+
+
+def test_missing_table_is_a_logged_server_error_not_an_outage(
+    counter_app: Flask, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A table the migrations have not made yet is a 500 whose log names it, not a 503 "try again shortly"."""
+    counter_app.config["PROPAGATE_EXCEPTIONS"] = False
+    with counter_app.app_context():
+        _METADATA.drop_all(DB.engine)
+    capsys.readouterr()
+
+    response = counter_app.test_client().get("/counters/")
+
+    assert response.status_code == 500
+    assert response.json is not None and response.json["code"] == 500
+    assert "Retry-After" not in response.headers
+    assert "overflow_counter" in capsys.readouterr().err
