@@ -22,7 +22,7 @@ class Pets(MethodView):
     @BLP.paginate(SQLCursorPage)
     def get(self) -> Any:
         """List the pets."""
-        return Pet.query.order_by(Pet.name)
+        return DB.select(Pet).order_by(Pet.name)
 
     @BLP.arguments(PetSchema)
     @BLP.response(201, PetSchema)
@@ -41,7 +41,7 @@ class PetById(MethodView):
     @BLP.response(200, PetSchema)
     def get(self, pet_id: UUID) -> Pet:
         """Get a pet."""
-        pet: Pet = Pet.query.get_or_404(pet_id)
+        pet: Pet = DB.get_or_404(Pet, pet_id)
         return pet
 
     @BLP.arguments(PetSchema)
@@ -49,7 +49,7 @@ class PetById(MethodView):
     @jwt_role_required("user")
     def put(self, data: dict[str, Any], pet_id: UUID) -> Pet:
         """Replace a pet; send its ETag in If-Match."""
-        pet: Pet = Pet.query.get_or_404(pet_id)
+        pet: Pet = DB.get_or_404(Pet, pet_id)
         BLP.check_etag(pet)
         PetSchema().update(pet, data)
         DB.session.commit()
@@ -59,7 +59,7 @@ class PetById(MethodView):
     @jwt_role_required("admin")
     def delete(self, pet_id: UUID) -> None:
         """Remove a pet; send its ETag in If-Match."""
-        pet: Pet = Pet.query.get_or_404(pet_id)
+        pet: Pet = DB.get_or_404(Pet, pet_id)
         BLP.check_etag(pet)
         DB.session.delete(pet)
         DB.session.commit()
