@@ -25,6 +25,8 @@ _LOG = logging.getLogger(__name__)
 
 #: Headers of werkzeug's own exceptions worth passing on (e.g. ``Allow`` on a 405).
 _KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
+#: How much of a value the client sent an error message quotes.
+_QUOTED_MAX_CHARS = 100
 _VALIDATION_MESSAGE = "The request data is invalid; see 'errors' for what to fix in each field."
 #: The 412's message, whether ``check_etag`` saw the change or a conditional ``UPDATE``/``DELETE`` matched nothing.
 PRECONDITION_FAILED_MESSAGE = (
@@ -92,6 +94,11 @@ class ProblemDetailsSchema(ma.Schema):
     request_id = ma.fields.String(
         metadata={"description": "The request's id, also in the X-Request-ID header and the service's log."}
     )
+
+
+def quoted(value: str) -> str:
+    """A value the client sent (a header, say), quoted for an error message and cut short."""
+    return repr(value if len(value) <= _QUOTED_MAX_CHARS else value[:_QUOTED_MAX_CHARS] + "...")
 
 
 def abort(http_status: HTTPStatus | int, message: str | None = None, **kwargs: Any) -> NoReturn:

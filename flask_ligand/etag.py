@@ -21,7 +21,7 @@ from flask_smorest.etag import _get_etag_ctx
 from flask_smorest.utils import unpack_tuple_response
 from werkzeug.http import quote_etag
 
-from flask_ligand.errors import PRECONDITION_FAILED_MESSAGE, abort
+from flask_ligand.errors import PRECONDITION_FAILED_MESSAGE, abort, quoted
 from flask_ligand.extensions.database import version_etag
 from flask_ligand.spec import AUTHORIZE_ATTRIBUTE
 
@@ -127,6 +127,13 @@ class EtagMixin(flask_smorest.etag.EtagMixin):  # type: ignore[misc]
 
     def _check_precondition(self) -> None:
         if request.method in self.METHODS_NEEDING_CHECK_ETAG and not request.if_match:
+            sent = request.headers.get("If-Match")
+            if sent is not None:  # werkzeug found no ETag in it: "," or '"a""b"'
+                abort(
+                    http.HTTPStatus.BAD_REQUEST,
+                    f"The If-Match header {quoted(sent)} holds no ETag: send the resource's ETag from a GET, in "
+                    'double quotes ("...").',
+                )
             abort(http.HTTPStatus.PRECONDITION_REQUIRED, _PRECONDITION_REQUIRED)
 
     def _check_not_modified(self, etag: str) -> None:

@@ -323,6 +323,23 @@ def test_missing_if_match_is_428(client: FlaskClient, auth_headers: HeadersFacto
     assert "If-Match" in body["message"]
 
 
+@pytest.mark.parametrize("if_match", [",", '"a""b"', " "])
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_if_match_without_an_etag_in_it_is_400_quoting_it(
+    client: FlaskClient, auth_headers: HeadersFactory, method: str, if_match: str
+) -> None:
+    """An If-Match header werkzeug finds no ETag in is a 400 that quotes it, not a 428 asking for the header."""
+    location = _create_pet(client, auth_headers)
+
+    response = client.open(
+        location, method=method, json={"name": "Max"}, headers=auth_headers("user", "admin", **{"If-Match": if_match})
+    )
+
+    body = assert_error(response, 400)
+    assert f"If-Match header {if_match!r}" in body["message"]
+    assert client.get(location).json["name"] == "Rex"
+
+
 @pytest.mark.parametrize(
     ("limit", "size"),
     [pytest.param(None, 1024 * 1024 + 1, id="default-1MiB"), pytest.param(100, 101, id="configured")],

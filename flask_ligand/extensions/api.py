@@ -17,7 +17,7 @@ import marshmallow as ma
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from flask_ligand.errors import ErrorSchema, register_error_handlers
+from flask_ligand.errors import ErrorSchema, quoted, register_error_handlers
 from flask_ligand.errors import abort as abort
 from flask_ligand.etag import EtagMixin
 from flask_ligand.extensions.database import Query as Query
@@ -36,8 +36,6 @@ from flask_ligand.views.docs import register_docs
 _T = TypeVar("_T")
 
 _JSON_PATCH = "application/json-patch+json"
-#: How much of a client's header value an error message quotes.
-_QUOTED_MAX_CHARS = 100
 
 
 class _JsonBodyParser(FlaskParser):
@@ -54,7 +52,7 @@ class _JsonBodyParser(FlaskParser):
         if encoding not in ("identity", ""):
             abort(
                 http.HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                f"Content-Encoding '{_clipped(encoding)}' is not supported here: send the body uncompressed.",
+                f"Content-Encoding '{quoted(encoding)}' is not supported here: send the body uncompressed.",
             )
         if req.mimetype == _JSON_PATCH:
             abort(
@@ -74,7 +72,7 @@ class _JsonBodyParser(FlaskParser):
             content_type = req.headers.get("Content-Type")
             abort(
                 http.HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                f"Content-Type {_clipped(content_type) if content_type else 'none'} is not supported here: "
+                f"Content-Type {quoted(content_type) if content_type else 'none'} is not supported here: "
                 "send 'application/json'.",
             )
         try:
@@ -112,11 +110,6 @@ class _JsonBodyParser(FlaskParser):
             f"The request body is not valid JSON: {error}. Fix its syntax and retry.",
             errors={"json": ["Invalid JSON body."]},
         )
-
-
-def _clipped(value: str) -> str:
-    """A header value quoted for a message, cut short: it comes from the client."""
-    return repr(value if len(value) <= _QUOTED_MAX_CHARS else value[:_QUOTED_MAX_CHARS] + "...")
 
 
 def _refuse_oversized_stream() -> None:
