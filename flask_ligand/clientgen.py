@@ -272,9 +272,13 @@ def find_java(configured: str | None = None) -> str:
 
 
 def _in_cache(client: GeneratedClient) -> bool:
-    """Whether ``client``'s archive is in the cache; its time is set to now, the last use :func:`_prune` goes by."""
+    """Whether ``client``'s archive is in the cache; its access time is set to now, the last use :func:`_prune` goes by.
+
+    Its modification time stays, and with it the download's ``ETag`` and ``Last-Modified``: a client's copy stays
+    current (304) and an interrupted download can be resumed (``If-Range``).
+    """
     try:
-        os.utime(client.archive)
+        os.utime(client.archive, (time.time(), client.archive.stat().st_mtime))
     except FileNotFoundError:
         return False
     except OSError:  # a read-only cache is served as it is, and never pruned
@@ -304,11 +308,12 @@ def _raise_recent_failure(client: GeneratedClient) -> None:
 
 
 def _prune(folder: Path) -> None:
-    """Delete the archives and failure records nobody asked for in ``UNUSED_SECONDS``."""
+    """Delete the archives and failure records nobody asked for in ``UNUSED_SECONDS`` (last written or used)."""
     oldest = time.time() - UNUSED_SECONDS
     for path in [*folder.glob("*.zip"), *folder.glob("*.failed"), *folder.glob("*.lock")]:
         try:
-            if path.stat().st_mtime < oldest:
+            status = path.stat()
+            if max(status.st_mtime, status.st_atime) < oldest:
                 path.unlink()
         except OSError:  # gone already, or not ours to delete: pruning never fails a generation
             continue

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 _LOG = logging.getLogger(__name__)
 
-#: Headers of werkzeug's own exceptions worth passing on (e.g. ``Allow`` on a 405).
-_KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
+#: Headers of werkzeug's own exceptions worth passing on (``Allow`` on a 405, ``Content-Range`` on a 416).
+_KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After", "Content-Range")
 #: How much of a value the client sent an error message quotes.
 _QUOTED_MAX_CHARS = 100
 _VALIDATION_MESSAGE = "The request data is invalid; see 'errors' for what to fix in each field."

@@ -301,7 +301,34 @@ def test_serving_an_archive_marks_it_used(service: FlaskClient, client_cache: Pa
 
         assert service.get(path, buffered=True).status_code == 200
 
-        assert archive.stat().st_mtime > time.time() - 60, path
+        assert archive.stat().st_atime > time.time() - 60, path
+        clientgen._prune(client_cache)
+        assert archive.exists(), path
+
+
+def test_archive_download_keeps_its_etag_so_copies_stay_current_and_downloads_resume(
+    service: FlaskClient, client_cache: Path
+) -> None:
+    """Serving the archive does not change its ETag: If-None-Match gives 304, If-Range a partial download, and a
+    range past its end a 416 that says its length."""
+    download = f"/openapi/clients/{json_body(service.get('/openapi/python/'))['code']}.zip"
+    first = service.get(download, buffered=True)
+    time.sleep(1.1)  # a changed modification time would show in the ETag and Last-Modified
+
+    again = service.get(download, buffered=True)
+    current = service.get(download, headers={"If-None-Match": first.headers["ETag"]}, buffered=True)
+    resumed = service.get(download, headers={"If-Range": first.headers["ETag"], "Range": "bytes=10-"}, buffered=True)
+    past_the_end = service.get(download, headers={"Range": f"bytes={len(first.data) + 10}-"}, buffered=True)
+
+    assert (again.headers["ETag"], again.headers["Last-Modified"]) == (
+        first.headers["ETag"],
+        first.headers["Last-Modified"],
+    )
+    assert current.status_code == 304
+    assert (resumed.status_code, resumed.data) == (206, first.data[10:])
+    assert past_the_end.status_code == 416
+    assert past_the_end.headers["Content-Range"] == f"bytes */{len(first.data)}"
+    assert json_body(past_the_end)["code"] == 416
 
 
 def test_generator_timeout_is_a_json_504(make_app: AppFactory, tmp_path: Path) -> None:
