@@ -123,6 +123,18 @@ def test_sort_by_a_field_outside_the_allow_list_returns_422(client: FlaskClient)
     assert "created_at" in json_body(response)["errors"]["query"]["sort"][0]
 
 
+@pytest.mark.parametrize(
+    "query", ["page_size=5&page_size=100", "page_size=100&page_size=5", "sort=name&sort=-name", "name=Rex&name=Max"]
+)
+def test_single_value_parameter_given_twice_returns_422_naming_it(client: FlaskClient, query: str) -> None:
+    """A parameter that takes one value, given twice, is refused rather than read as its first value alone."""
+    response = client.get(f"/pets/?{query}")
+
+    assert response.status_code == 422
+    name = query.partition("=")[0]
+    assert json_body(response)["errors"] == {"query": {name: ["Given 2 times; this parameter takes one value."]}}
+
+
 def test_unknown_query_parameter_returns_422_naming_it(client: FlaskClient, add_pets: AddPets) -> None:
     """A misspelt filter is a 422 naming it, rather than a list of every pet."""
     add_pets(("Rex", ""))

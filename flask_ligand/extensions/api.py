@@ -97,7 +97,15 @@ class _JsonBodyParser(FlaskParser):
 
     def load_querystring(self, req: flask.Request, schema: ma.Schema) -> Any:
         _refuse_unstorable_text("query", unstorable_pair_errors(req.args.items(multi=True)))
-        return super().load_querystring(req, schema)
+        arguments = super().load_querystring(req, schema)
+        repeated = {
+            key: [f"Given {len(values)} times; this parameter takes one value."]
+            for key, values in req.args.lists()
+            if len(values) > 1 and key not in arguments.multiple_keys and key in _data_keys(schema)
+        }
+        if repeated:  # webargs would take the first value and drop the others without a word
+            abort(http.HTTPStatus.UNPROCESSABLE_ENTITY, errors={"query": repeated})
+        return arguments
 
     def load_form(self, req: flask.Request, schema: ma.Schema) -> Any:
         _refuse_unstorable_text("form", unstorable_pair_errors(req.form.items(multi=True)))
@@ -124,6 +132,10 @@ def _refuse_oversized_stream() -> None:
         return
     if "chunked" in request.headers.get("Transfer-Encoding", "").lower() and len(request.get_data(cache=True)) >= limit:
         raise RequestEntityTooLarge()
+
+
+def _data_keys(schema: ma.Schema) -> set[str]:
+    return {schema_field.data_key or name for name, schema_field in schema.fields.items()}
 
 
 def _refuse_unstorable_text(location: str, errors: dict[Any, Any]) -> None:
