@@ -166,9 +166,15 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 
 def handle_integrity_error(error: IntegrityError) -> Response:
-    """Turn a constraint violation into a 409 without the SQL that caused it."""
+    """Turn a constraint violation into a 409 without the SQL that caused it, naming the columns of a unique key."""
     _rollback_session()
     _LOG.info("Integrity error turned into 409: %s", _driver_message(error))
+    columns = _unique_key_columns(error)
+    if columns:
+        return error_response(
+            409,
+            f"The request conflicts with the stored data: another item already has the same {', '.join(columns)}.",
+        )
     return error_response(
         409,
         "The request conflicts with the stored data: a uniqueness or reference constraint was violated.",
@@ -262,6 +268,8 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(PoolTimeoutError, handle_database_unavailable)
 
 
+_UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+_SQLITE_UNIQUE = "UNIQUE constraint failed: "
 #: How SQLite's ``OperationalError`` starts or ends when the statement, not the database, is at fault.
 _SQLITE_STATEMENT_ERRORS = ("no such table", "no such column", "no such function", "syntax error")
 
@@ -276,6 +284,28 @@ def _is_sqlite_statement_error(error: SQLAlchemyError) -> bool:
         or message.endswith(_SQLITE_STATEMENT_ERRORS)
         or (" has no column named " in message)
     )
+
+
+def _unique_key_columns(error: IntegrityError) -> list[str]:
+    """The columns of the unique key a write collided with, as the database reports them; none when it does not.
+
+    PostgreSQL says ``Key (name, owner_id)=(...) already exists.`` and SQLite ``UNIQUE constraint failed: pet.name``.
+    Only plain column names are kept: an expression index's key says nothing a client could act on.
+    """
+    original = error.orig
+    diagnostic = getattr(original, "diag", None)
+    if diagnostic is not None:
+        if getattr(original, "sqlstate", None) != _UNIQUE_VIOLATION:
+            return []
+        key, separator, _values = (diagnostic.message_detail or "").removeprefix("Key (").partition(")=(")
+        names = key.split(",") if separator else []
+    else:
+        message = str(original)
+        if not message.startswith(_SQLITE_UNIQUE):
+            return []
+        names = [name.rpartition(".")[2] for name in message.removeprefix(_SQLITE_UNIQUE).split(",")]
+    columns = [name.strip().strip('"') for name in names]
+    return columns if columns and all(column.isidentifier() for column in columns) else []
 
 
 def _driver_message(error: SQLAlchemyError) -> str:

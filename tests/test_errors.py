@@ -47,8 +47,24 @@ class Gadget(_GadgetBase):
     serial: Mapped[str] = mapped_column(String(2048), unique=True)
 
 
+class Pairing(_GadgetBase):
+    """A row unique on two columns together."""
+
+    __tablename__ = "test_errors_pairing"
+    __table_args__ = (sa.UniqueConstraint("left_id", "right_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    left_id: Mapped[int]
+    right_id: Mapped[int]
+
+
 class GadgetSchema(Schema):
     serial = ma.fields.String(required=True)
+
+
+class PairingSchema(Schema):
+    left_id = ma.fields.Integer(required=True)
+    right_id = ma.fields.Integer(required=True)
 
 
 class AbortArgsSchema(Schema):
@@ -67,6 +83,17 @@ class Gadgets(MethodView):
         DB.session.add(gadget)
         DB.session.commit()
         return gadget
+
+
+@BLP.route("/pairings/")
+class Pairings(MethodView):
+    @BLP.arguments(PairingSchema)
+    @BLP.response(201, PairingSchema)
+    def post(self, new_item: dict[str, Any]) -> Pairing:
+        pairing = Pairing(**new_item)
+        DB.session.add(pairing)
+        DB.session.commit()
+        return pairing
 
 
 @BLP.route("/boom")
@@ -286,14 +313,33 @@ def test_wrong_method_is_405_with_allow_header(client: FlaskClient, method: str,
 def test_unique_constraint_violation_is_409_without_sql(
     make_gadget_client: GadgetClientFactory, environment: str
 ) -> None:
-    """A unique-constraint IntegrityError answers 409 whose body shows no SQL, table or column."""
+    """A unique-constraint IntegrityError answers 409 naming the key's column, with no SQL, table or value."""
     client = make_gadget_client(environment)
     assert client.post("/gadgets/", json={"serial": "A-1"}).status_code == 201
     response = client.post("/gadgets/", json={"serial": "A-1"})
-    assert_error(response, 409)
+    assert_error(
+        response,
+        409,
+        "The request conflicts with the stored data: another item already has the same serial.",
+    )
     text = response.text.lower()
     for leak in ("insert into", "values (", "constraint failed", "integrityerror", "sqlite3", GADGET_TABLE, "a-1"):
         assert leak not in text
+
+
+def test_conflict_on_a_key_of_two_columns_names_both(make_gadget_client: GadgetClientFactory) -> None:
+    """A 409 on a composite unique key names its columns; another pair of values is accepted."""
+    client = make_gadget_client()
+    assert client.post("/pairings/", json={"left_id": 1, "right_id": 2}).status_code == 201
+
+    response = client.post("/pairings/", json={"left_id": 1, "right_id": 2})
+
+    assert_error(
+        response,
+        409,
+        "The request conflicts with the stored data: another item already has the same left_id, right_id.",
+    )
+    assert client.post("/pairings/", json={"left_id": 1, "right_id": 3}).status_code == 201
 
 
 def test_session_is_usable_after_409(make_gadget_client: GadgetClientFactory) -> None:
