@@ -156,6 +156,8 @@ def test_origins_that_name_the_front_ends_are_accepted_with_credentials(
     monkeypatch.setenv("CORS_ORIGINS", origins)
     monkeypatch.setenv("CORS_SUPPORTS_CREDENTIALS", "true")
     app = example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=database_uri)
+    with app.app_context():
+        DB.create_all()
 
     allowed = app.test_client().get("/pets/", headers={"Origin": ORIGIN})
     refused = app.test_client().get("/pets/", headers={"Origin": "https://stranger.example.net"})
@@ -175,6 +177,8 @@ def test_an_origin_pattern_matches_whole_origins_only(database_uri: str, credent
         CORS_ORIGINS=[r"https://ui\.example\.org", re.compile(r"https://[a-z]+\.example\.com")],
         CORS_SUPPORTS_CREDENTIALS=credentials,
     )
+    with app.app_context():
+        DB.create_all()
     client = app.test_client()
 
     for allowed in (ORIGIN, "https://admin.example.com"):
