@@ -2,8 +2,9 @@
 
 Every log record of the process, ours, Flask's, gunicorn's or a library's, leaves through one handler on the root
 logger and is rendered by structlog: JSON lines, or human-readable lines on a developer's console. Values under
-sensitive keys are replaced by ``[REDACTED]`` wherever they appear, nested too, and bearer tokens are masked inside
-any text, so a password in a request body or a token in a header never reaches the log.
+sensitive keys are replaced by ``[REDACTED]`` wherever they appear, nested too; inside any text, bearer tokens and the
+values of sensitive ``name=value`` pairs are masked. So a password in a request body, a token in a header or a secret in
+a query string quoted by gunicorn never reaches the log.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "
 _HEADER_MAX_CHARS = 512
 #: A bearer token or a JWT inside text (an exception message, a URL); long enough not to catch "bearer token".
 _SECRET_IN_TEXT = re.compile(r"(?i)\bbearer\s+[\w.~+/=-]{16,}|\beyJ[\w-]*\.[\w-]+\.[\w-]*")
+#: A ``name=value`` pair in text, as in a query string or a form body; the name starts after no other name character.
+_PAIR_IN_TEXT = re.compile(r"(?<![\w.\[\]-])([\w.\[\]-]+)=[^&\s'\"]+")
 #: A request id from a proxy is used only if it is short and made of characters safe in headers and logs.
 _VALID_REQUEST_ID = re.compile(r"[\w.:@+=/-]{1,128}")
 _LOG = structlog.stdlib.get_logger("flask_ligand.request")
@@ -132,13 +135,16 @@ def configure_logging(
 
 @contextmanager
 def kept_logging_configuration() -> Iterator[None]:
-    """Restore the root logger's handlers and level on exit, whatever ran inside reconfigured.
+    """Restore the root logger's handlers and level on exit, and enable again every logger that was not disabled.
 
-    Alembic's ``env.py`` calls ``logging.config.fileConfig``, which replaces them; the service's logging must survive
-    a ``DB_AUTO_UPGRADE`` at start-up.
+    Alembic's ``env.py`` calls ``logging.config.fileConfig``, which replaces the root logger's handlers and, unless
+    told otherwise (as in the one ``flask db init`` writes), disables every logger it does not name: ours, the
+    service's, and those of libraries the migration imported. The service's logging must survive a
+    ``DB_AUTO_UPGRADE`` at start-up.
     """
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    disabled = {logger for logger in _loggers() if logger.disabled}
     try:
         yield
     finally:
@@ -148,6 +154,8 @@ def kept_logging_configuration() -> Iterator[None]:
             if handler not in root.handlers:
                 root.addHandler(handler)
         root.setLevel(level)
+        for logger in _loggers():
+            logger.disabled = logger in disabled
 
 
 def build_formatter(
@@ -206,7 +214,8 @@ def current_request_id() -> str | None:
 def redact(value: Any, keys: Collection[str] = DEFAULT_REDACT_KEYS) -> Any:
     """Return ``value`` with its secrets replaced by ``[REDACTED]``.
 
-    Secrets are the values under a key containing one of ``keys``, at any depth, and bearer tokens inside any text.
+    Secrets are the values under a key containing one of ``keys``, at any depth, and inside any text, bearer tokens
+    and the values of ``name=value`` pairs whose name contains one of ``keys``.
     """
     return _Redactor(keys).value(value)
 
@@ -224,7 +233,7 @@ class _Redactor:
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):
-            return _SECRET_IN_TEXT.sub(REDACTED, value)
+            return self.text(value)
         if isinstance(value, Mapping):
             return {key: REDACTED if self._secret(key) else self.value(item) for key, item in value.items()}
         if isinstance(value, list | tuple):
@@ -255,12 +264,27 @@ class _Redactor:
             or (("bearer" in lowered or "eyj" in lowered) and _SECRET_IN_TEXT.search(text) is not None)
         )
 
+    def text(self, text: str) -> str:
+        """Mask the tokens in ``text``, and the values of its ``name=value`` pairs whose name holds a secret key.
+
+        Most text has no ``=`` or no key's name, and skips the scan for pairs.
+        """
+        if "=" in text:
+            normalized = _normalized(text)
+            if any(key in normalized for key in self.keys):
+                text = _PAIR_IN_TEXT.sub(self._redacted_pair, text)
+        return _SECRET_IN_TEXT.sub(REDACTED, text)
+
     def exception(self, _logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
-        """Mask tokens in a rendered traceback, which only exists once the formatter has rendered it."""
+        """Mask secrets in a rendered traceback, which only exists once the formatter has rendered it."""
         exception = event_dict.get("exception")
         if isinstance(exception, str):
-            event_dict["exception"] = _SECRET_IN_TEXT.sub(REDACTED, exception)
+            event_dict["exception"] = self.text(exception)
         return event_dict
+
+    def _redacted_pair(self, match: re.Match[str]) -> str:
+        name = match.group(1)
+        return f"{name}={REDACTED}" if self._secret(name) else match.group(0)
 
     def _secret(self, key: object) -> bool:
         secret = self._key_is_secret.get(key)
@@ -467,3 +491,8 @@ def _user_id() -> str | None:
     except RuntimeError:  # no token was verified in this request
         return None
     return None if subject is None else str(subject)
+
+
+def _loggers() -> list[logging.Logger]:
+    """Every logger made so far; a copy, as another thread may make one while the caller walks them."""
+    return [item for item in list(logging.root.manager.loggerDict.values()) if isinstance(item, logging.Logger)]

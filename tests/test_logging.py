@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.config
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -14,14 +22,98 @@ from flask.testing import FlaskClient
 from werkzeug.exceptions import InternalServerError
 
 import example_petstore
-from flask_ligand.logging import REDACTED, build_formatter, current_request_id, redact
+from flask_ligand.logging import REDACTED, build_formatter, current_request_id, kept_logging_configuration, redact
 from flask_ligand.testing import created_app
-from tests.conftest import MIGRATIONS_DIR, HeadersFactory, TokenFactory
+from tests.conftest import MIGRATIONS_DIR, REPO_ROOT, HeadersFactory, TokenFactory
+from tests.servers import free_port, get
 
 PASSWORD = "hunter2-nested-password"
 API_KEY = "k-0123456789-api-key"
 COOKIE = "session-cookie-value-42"
 QUERY_TOKEN = "query-token-value-77"
+#: What gunicorn logs when it refuses a request line: the line is quoted, query string and all.
+REJECTED_REQUEST_LINE = (
+    "Invalid request from ip=127.0.0.1: Invalid HTTP request line: "
+    "'GET /pets/?password=HUNTER2xyz&a=1&api-key=K3Y-dashed&apiKey=K3Y-camel HTTP/1.1'"
+)
+#: The logging part of the ``alembic.ini`` that Alembic and ``flask db init`` write for a new service.
+ALEMBIC_DEFAULT_LOGGING_INI = """\
+[loggers]
+keys = root,sqlalchemy,alembic
+
+[handlers]
+keys = console
+
+[formatters]
+keys = generic
+
+[logger_root]
+level = WARN
+handlers = console
+qualname =
+
+[logger_sqlalchemy]
+level = WARN
+handlers =
+qualname = sqlalchemy.engine
+
+[logger_alembic]
+level = INFO
+handlers =
+qualname = alembic
+
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = generic
+
+[formatter_generic]
+format = %(levelname)-5.5s [%(name)s] %(message)s
+datefmt = %H:%M:%S
+"""
+
+
+@contextmanager
+def served_by_gunicorn(tmp_path: Path, flask_env: str) -> Iterator[tuple[int, Path]]:
+    """Serve the petstore in ``flask_env`` with gunicorn, ``gunicorn.conf.py`` and one worker; yield its port and log.
+
+    Stopped with SIGTERM on exit, so the log is complete when the block ends.
+    """
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "FLASK_ENV": flask_env,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'petstore.sqlite'}",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    command = [sys.executable, "-m", "gunicorn", "-c", str(REPO_ROOT / "gunicorn.conf.py")]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", "1", "example_petstore.app:app"]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, f"gunicorn exited:\n{log.read_text()}"
+            try:
+                if get(f"http://127.0.0.1:{port}/health/live", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"gunicorn did not start:\n{log.read_text()}"
+            time.sleep(0.2)
+        yield port, log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
@@ -262,6 +354,59 @@ def test_start_up_migration_logs_json_lines_like_the_service(
     assert upgrades and all(line["logger"] == "alembic.runtime.migration" for line in upgrades)
 
 
+def test_loggers_survive_a_file_config_inside_kept_logging_configuration(
+    app: Flask, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Alembic's default ``fileConfig``, which disables every logger it does not name, leaves the service logging."""
+    service_log = logging.getLogger("tests.service")
+    ini = tmp_path / "alembic.ini"
+    ini.write_text(ALEMBIC_DEFAULT_LOGGING_INI)
+
+    with kept_logging_configuration():
+        library_log = logging.getLogger("tests.imported_by_the_migration")
+        logging.config.fileConfig(ini)
+    capsys.readouterr()
+    app.test_client().get("/pets/")
+    service_log.warning("still logging after the migration")
+    library_log.warning("still logging after the migration")
+
+    lines = log_lines(capsys)
+    assert [line["status"] for line in request_lines(lines, "request finished")] == [200]
+    assert [line["logger"] for line in request_lines(lines, "still logging after the migration")] == [
+        "tests.service",
+        "tests.imported_by_the_migration",
+    ]
+
+
+# The env.py of ``flask db init`` tries Flask-SQLAlchemy's deprecated ``get_engine`` first, as in a user's service.
+@pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:DeprecationWarning")
+def test_service_upgraded_at_start_up_by_flask_db_inits_env_py_logs_its_requests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ``local`` service whose migrations ``flask db init`` made (its ``env.py`` disables loggers) logs requests."""
+    database_uri = f"sqlite:///{tmp_path / 'service.sqlite'}"
+    migrations = tmp_path / "migrations"
+    with created_app(example_petstore.create_app, SQLALCHEMY_DATABASE_URI=database_uri) as setup:
+        result = setup.test_cli_runner().invoke(args=["db", "init", "--directory", str(migrations)])
+    assert result.exit_code == 0, result.output
+    service_log = logging.getLogger("tests.service")
+
+    with created_app(
+        example_petstore.create_app,
+        "local",
+        SQLALCHEMY_DATABASE_URI=database_uri,
+        DB_MIGRATION_DIR=str(migrations),
+        LOG_FORMAT="json",
+    ) as app:
+        capsys.readouterr()
+        app.test_client().post("/pets/", json={"name": "Rex"})
+        service_log.warning("still logging after the migration")
+
+    lines = log_lines(capsys)
+    assert [line["status"] for line in request_lines(lines, "request finished")] == [401]
+    assert [line["logger"] for line in request_lines(lines, "still logging after the migration")] == ["tests.service"]
+
+
 def test_console_lines_redact_secrets_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Human-readable lines go through the same redaction: a nested password in a body never reaches them."""
     with created_app(
@@ -301,6 +446,54 @@ def test_token_inside_an_exception_message_is_masked(
     output = capsys.readouterr().err
     assert "upstream refused Authorization: [REDACTED]" in output
     assert token not in output
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+@pytest.mark.parametrize("make_logger", [logging.getLogger, structlog.get_logger], ids=["stdlib", "structlog"])
+def test_secret_parameters_quoted_in_text_are_redacted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], log_format: str, make_logger: Callable[[str], Any]
+) -> None:
+    """Secret ``name=value`` pairs in a line's text, as in the request line gunicorn quotes, have their value masked."""
+    with created_app(
+        example_petstore.create_app,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'text.sqlite'}",
+        LOG_FORMAT=log_format,
+    ):
+        make_logger("gunicorn.error").warning(REJECTED_REQUEST_LINE)
+
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "Invalid request" in line]
+    for secret in ("HUNTER2xyz", "K3Y-dashed", "K3Y-camel"):
+        assert secret not in line
+    assert (
+        "Invalid request from ip=127.0.0.1: Invalid HTTP request line: "
+        f"'GET /pets/?password={REDACTED}&a=1&api-key={REDACTED}&apiKey={REDACTED} HTTP/1.1'"
+    ) in line
+
+
+def test_gunicorn_refusing_a_request_line_logs_no_secret_of_its_query(tmp_path: Path) -> None:
+    """A malformed request line with a password in its query string is refused, and logged without the password."""
+    with served_by_gunicorn(tmp_path, "testing") as (port, log):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            connection.sendall(b"GET /pets/?password=HUNTER2xyz&a=\xc3\xa9 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            answer = connection.recv(4096)
+
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    output = log.read_text()
+    assert "HUNTER2xyz" not in output
+    (refused,) = [line for line in json_lines(output) if str(line.get("event")).startswith("Invalid request")]
+    assert refused["logger"] == "gunicorn.error"
+    assert f"/pets/?password={REDACTED}&a=" in refused["event"]
+
+
+def test_gunicorn_in_local_writes_console_lines_like_the_service(tmp_path: Path) -> None:
+    """Under gunicorn in ``local``, gunicorn's own lines are console lines like the service's: the log is not mixed."""
+    with served_by_gunicorn(tmp_path, "local") as (port, log):
+        assert get(f"http://127.0.0.1:{port}/nowhere")[0] == 404
+
+    lines = log.read_text().splitlines()
+    assert any("Starting gunicorn" in line for line in lines)
+    assert any("request finished" in line and "status=404" in line for line in lines)
+    assert [line for line in lines if line.startswith("{")] == []
 
 
 def test_gunicorn_access_line_gets_the_request_fields_and_no_query() -> None:

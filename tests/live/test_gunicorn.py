@@ -61,6 +61,7 @@ def gunicorn(tmp_path: Path) -> Iterator[Gunicorn]:
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO_ROOT),
+        "FLASK_ENV": "testing",  # what tests.live.gunicorn_app creates, so gunicorn's own lines are JSON too
         "SQLALCHEMY_DATABASE_URI": database_uri,
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
