@@ -43,6 +43,9 @@ threads = 4
 timeout = 30
 graceful_timeout = 25
 keepalive = 5
+# gunicorn's largest request line (its default, 4094, is half of nginx's): a list filtered by many values, or the
+# "next" link the service makes from one, must not get gunicorn's own plain-text 414.
+limit_request_line = 8190
 # Signals (TERM to stop, HUP to reload) are all an orchestrator needs; no control socket in the home directory.
 control_socket_disable = True
 

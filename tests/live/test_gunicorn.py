@@ -115,6 +115,16 @@ def test_responses_carry_a_request_id_and_no_server_version(gunicorn: Gunicorn) 
     assert headers["Server"] == "gunicorn"
 
 
+def test_request_lines_as_long_as_nginx_takes_are_served(gunicorn: Gunicorn) -> None:
+    """A list filtered by many values, its request line near 8 KiB (nginx's default), is answered by the service."""
+    names = "&".join(f"name__in=pet-name-{number:05d}" for number in range(300))
+    assert 7000 < len(f"GET /pets/?{names} HTTP/1.1") < 8190
+
+    status, headers, body = get(f"{gunicorn.url}/pets/?{names}")
+
+    assert (status, headers["Content-Type"], json.loads(body)) == (200, "application/json", [])
+
+
 def test_sigterm_lets_a_request_in_progress_finish(gunicorn: Gunicorn) -> None:
     """SIGTERM during a slow request: the request completes with 200, then gunicorn exits cleanly."""
     outcome: dict[str, Any] = {}
