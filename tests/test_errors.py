@@ -25,6 +25,7 @@ from example_petstore.models import Pet
 from example_petstore.schemas import PetSchema
 from example_petstore.views import INVALID_PET_ID
 from flask_ligand import DB, Blueprint, Schema
+from flask_ligand.testing import json_body
 from tests.servers import serve
 
 HeadersFactory = Callable[..., dict[str, str]]
@@ -383,7 +384,7 @@ def test_if_match_without_an_etag_in_it_is_400_quoting_it(
 
     body = assert_error(response, 400)
     assert f"If-Match header {if_match!r}" in body["message"]
-    assert client.get(location).json["name"] == "Rex"
+    assert json_body(client.get(location))["name"] == "Rex"
 
 
 @pytest.mark.parametrize(
@@ -567,7 +568,7 @@ def test_chunked_patch_with_a_non_json_type_is_415_and_changes_nothing(
         status, body = _send_chunked(base_url, "PATCH", location, b'{"description": "changed"}', headers)
 
     assert (status, body["code"]) == (415, 415)
-    assert client.get(location).json["description"] == ""
+    assert json_body(client.get(location))["description"] == ""
 
 
 def test_chunked_json_body_is_read_whole(app: flask.Flask, client: FlaskClient, auth_headers: HeadersFactory) -> None:
