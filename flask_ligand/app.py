@@ -8,7 +8,7 @@ from uuid import UUID
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from flask_ligand import cors, extensions, metrics, security
+from flask_ligand import cors, extensions, metrics, security, wrappers
 from flask_ligand import logging as request_logging
 from flask_ligand.cli import genclient, ligand
 from flask_ligand.errors import abort
@@ -58,6 +58,7 @@ def create_app(
         flask_ligand.errors.ConfigurationError: (a ``RuntimeError``) see ``flask_environment_configurator``.
     """
     app = Flask(flask_app_name)
+    app.request_class = wrappers.Request
     environment = get_environment(flask_env)
     flask_environment_configurator(
         app, flask_env, api_title, api_version, openapi_client_name or derive_client_name(api_title), **settings

@@ -97,6 +97,12 @@ class Pairings(MethodView):
         return pairing
 
 
+@BLP.route("/stream-length")
+class StreamLength(MethodView):
+    def put(self) -> dict[str, int]:
+        return {"length": len(flask.request.stream.read())}
+
+
 @BLP.route("/boom")
 class Boom(MethodView):
     def get(self) -> NoReturn:
@@ -599,6 +605,31 @@ def test_chunked_body_over_max_content_length_is_413_and_stores_nothing(
 
     assert (status, answer["code"]) == (413, 413)
     assert client.get("/pets/").json == []
+
+
+@pytest.mark.parametrize(("size", "status"), [(100, 201), (101, 413)])
+def test_chunked_body_is_held_to_max_content_length_exactly(
+    make_gadget_client: GadgetClientFactory, size: int, status: int
+) -> None:
+    """A chunked body of MAX_CONTENT_LENGTH bytes is read whole; one byte more is a 413, as with a Content-Length."""
+    app = make_gadget_client(MAX_CONTENT_LENGTH=100).application
+
+    with serve(app) as base_url:
+        answer = _send_chunked(
+            base_url, "POST", "/gadgets/", _gadget_json(size).encode(), {"Content-Type": "application/json"}
+        )
+
+    assert answer[0] == status, answer[1]
+
+
+def test_view_reading_the_stream_gets_the_whole_chunked_body(make_gadget_client: GadgetClientFactory) -> None:
+    """A view that reads ``request.stream`` itself gets every byte of a chunked body, none read ahead of it."""
+    app = make_gadget_client().application
+
+    with serve(app) as base_url:
+        status, answer = _send_chunked(base_url, "PUT", "/stream-length", b"x" * 5000, {})
+
+    assert (status, answer) == (200, {"length": 5000})
 
 
 @pytest.mark.parametrize("data", [b"", None])

@@ -15,7 +15,6 @@ import flask
 import flask_smorest
 import marshmallow as ma
 from webargs.flaskparser import FlaskParser
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from flask_ligand.errors import ErrorSchema, quoted, register_error_handlers
 from flask_ligand.errors import abort as abort
@@ -120,20 +119,6 @@ class _JsonBodyParser(FlaskParser):
         )
 
 
-def _refuse_oversized_stream() -> None:
-    """Answer 413 to a chunked body of ``MAX_CONTENT_LENGTH`` bytes or more, as to one announcing that length.
-
-    A chunked body has no ``Content-Length`` to check up front; werkzeug stops reading it at the limit without an
-    error, so what was read would pass for the whole body. The body is read here, once (it is kept for the view).
-    """
-    request = flask.request
-    limit = request.max_content_length
-    if limit is None or request.content_length is not None:
-        return
-    if "chunked" in request.headers.get("Transfer-Encoding", "").lower() and len(request.get_data(cache=True)) >= limit:
-        raise RequestEntityTooLarge()
-
-
 def _data_keys(schema: ma.Schema) -> set[str]:
     return {schema_field.data_key or name for name, schema_field in schema.fields.items()}
 
@@ -155,7 +140,6 @@ class Api(SpecMixin, flask_smorest.Api):  # type: ignore[misc]
 
     def init_app(self, app: flask.Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
         super().init_app(app, spec_kwargs=spec_kwargs)
-        app.before_request(_refuse_oversized_stream)
         register_docs(self, app)
 
     def _register_error_handlers(self) -> None:
