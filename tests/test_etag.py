@@ -6,6 +6,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ import flask_ligand
 from example_petstore.models import Pet
 from example_petstore.schemas import PetSchema
 from flask_ligand.extensions.api import AutoSchema, Blueprint
-from flask_ligand.extensions.database import DB
+from flask_ligand.extensions.database import DB, Versioned
 from flask_ligand.testing import json_body
 
 HeadersFactory = Callable[..., dict[str, str]]
@@ -368,3 +369,87 @@ def test_model_without_versioned_checks_if_match_against_its_representation(gadg
     assert replaced.status_code == 200, replaced.json
     assert stale.status_code == 412, stale.json
     assert json_body(gadget_client.get("/gadgets/1"))["name"] == "Sprocket"
+
+
+class _CrateBase(DeclarativeBase):
+    """Kept out of ``DB.metadata``, so the migrations' autogenerate check never sees this test-only table."""
+
+
+class Crate(Versioned, _CrateBase):
+    """A versioned row whose database sets a column on every write, as ``onupdate=func.now()`` models do."""
+
+    __tablename__ = "test_etag_crate"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(sa.String(50))
+    touched_at: Mapped[datetime] = mapped_column(sa.DateTime, server_default=sa.func.now(), onupdate=sa.func.now())
+
+
+class CrateSchema(AutoSchema):
+    class Meta(AutoSchema.Meta):
+        model = Crate
+
+    id = auto_field(dump_only=True)
+    touched_at = auto_field(dump_only=True)
+
+
+def test_write_whose_database_sets_a_column_answers_what_it_stored_after_a_delete_lands(
+    database_uri: str, after_commit: list[Interference]
+) -> None:
+    """A column the database sets in the ``UPDATE`` comes back with it (``RETURNING``), so nothing is read after the
+    commit: a ``DELETE`` landing between the commit and the response leaves the PUT's 200 and body whole."""
+    blp = Blueprint("Crates", __name__, url_prefix="/crates")
+
+    @blp.route("/<int:item_id>")
+    @blp.etag
+    class CrateById(MethodView):
+        @blp.response(200, CrateSchema)
+        def get(self, item_id: int) -> Crate:
+            crate: Crate = DB.get_or_404(Crate, item_id)
+            return crate
+
+        @blp.arguments(CrateSchema)
+        @blp.response(200, CrateSchema)
+        def put(self, new_item: dict[str, Any], item_id: int) -> Crate:
+            crate: Crate = DB.get_or_404(Crate, item_id)
+            blp.check_etag(crate)
+            crate.label = new_item["label"]
+            DB.session.commit()
+            for interfere in after_commit:
+                interfere(item_id)
+            return crate
+
+    app, api = flask_ligand.create_app(
+        __name__,
+        "testing",
+        "Crates",
+        "1.0.0",
+        SQLALCHEMY_DATABASE_URI=database_uri,
+    )
+    api.register_blueprint(blp)
+    with app.app_context():
+        _CrateBase.metadata.create_all(DB.engine)
+        DB.session.add(Crate(id=1, label="Empty"))
+        DB.session.commit()
+
+    def other_client_deletes(item_id: int) -> None:
+        with app.app_context(), DB.engine.begin() as connection:
+            connection.execute(sa.delete(Crate.__table__).where(Crate.__table__.c.id == item_id))
+
+    try:
+        client = app.test_client()
+        etag = client.get("/crates/1").headers["ETag"]
+        after_commit.append(other_client_deletes)
+
+        response = client.put("/crates/1", json={"label": "Apples"}, headers={"If-Match": etag})
+
+        assert response.status_code == 200, response.text
+        assert json_body(response)["label"] == "Apples"
+        assert json_body(response)["touched_at"]
+        assert response.headers["ETag"] != etag
+        assert client.get("/crates/1").status_code == 404
+    finally:
+        with app.app_context():
+            DB.session.remove()
+            _CrateBase.metadata.drop_all(DB.engine)
+            DB.engine.dispose()

@@ -134,8 +134,16 @@ def _one_or_404(one: Callable[[], Any], statement: Any, description: str | None)
         )
 
 
+#: Values the database computes in an ``INSERT`` or ``UPDATE`` (``server_default``, ``onupdate=func.now()``) are
+#: fetched by the statement itself (``RETURNING``), in the write's transaction: with sessions that keep values at
+#: commit (``_SESSION_OPTIONS``), nothing of a written row is read again after its commit.
+_MAPPER_ARGS: dict[str, Any] = {"eager_defaults": True}
+
+
 class _Base(DeclarativeBase):
     """Declarative base of every ``DB.Model``."""
+
+    __mapper_args__ = _MAPPER_ARGS
 
 
 class Versioned:
@@ -149,8 +157,9 @@ class Versioned:
     back an ETag a client still holds.
 
     The version is HTTP metadata, not data: generated schemas (``AutoSchema``) leave it out. A model that declares
-    its own ``__mapper_args__`` replaces this mixin's, so it must include ``"version_id_col": cls.version_id`` and
-    ``"version_id_generator": new_version`` (in a ``declared_attr.directive``, as here).
+    its own ``__mapper_args__`` replaces this mixin's, so it must include ``"version_id_col": cls.version_id``,
+    ``"version_id_generator": new_version`` and ``"eager_defaults": True`` (in a ``declared_attr.directive``, as
+    here).
     """
 
     version_id: Mapped[str] = mapped_column(String(VERSION_LENGTH), nullable=False)
@@ -158,7 +167,7 @@ class Versioned:
     @declared_attr.directive
     @classmethod
     def __mapper_args__(cls) -> dict[str, Any]:
-        return {"version_id_col": cls.version_id, "version_id_generator": new_version}
+        return {**_MAPPER_ARGS, "version_id_col": cls.version_id, "version_id_generator": new_version}
 
 
 def new_version(current: str | None = None) -> str:
