@@ -370,18 +370,19 @@ def derive_client_name(api_title: str) -> str:
 
 
 def _check_intended_environment(env: Environment) -> None:
-    """Refuse a development environment in a process whose ``FLASK_ENV`` names a production one.
+    """Refuse ``local`` in a process whose ``FLASK_ENV`` names a production environment.
 
     An app factory with a ``"local"`` default, served with ``FLASK_ENV=prod``, would otherwise accept development
-    tokens and skip every production check, with nothing in the log to say so.
+    tokens and skip every production check, with nothing in the log to say so. ``testing`` is left alone: test
+    suites create it on purpose, also inside a production image.
     """
     intended = os.environ.get("FLASK_ENV", "").strip()
     serving = ENVIRONMENTS.get(intended)
-    if env.dev_tokens and serving is not None and serving.production and serving.init_extensions:
+    if env.name == "local" and serving is not None and serving.production and serving.init_extensions:
         raise ConfigurationError(
-            f"FLASK_ENV is '{intended}', but the app is being created for '{env.name}', which accepts development "
-            f"tokens. Create it for the environment FLASK_ENV names (create_app(__name__, os.environ['FLASK_ENV'], "
-            "...)), or unset FLASK_ENV."
+            f"FLASK_ENV is '{intended}', but the app is being created for 'local', which accepts development "
+            "tokens. Have the app factory take the environment FLASK_ENV names (create_app(__name__, "
+            "os.environ['FLASK_ENV'], ...)), or unset FLASK_ENV to run it locally."
         )
 
 
