@@ -6,7 +6,7 @@
   progress finish for up to ``graceful_timeout`` seconds before stopping the workers.
 - Logs: gunicorn's own lines and its access log go through the same structlog rendering as the service's, in the
   format the service uses: ``LOG_FORMAT`` when set, else the default of the environment ``FLASK_ENV`` names (console
-  lines in ``local``, JSON elsewhere). The access log leaves the query string out, as it may carry secrets.
+  lines in ``local``), else JSON. The access log leaves the query string out, as it may carry secrets.
 - Metrics: workers share their Prometheus values through files in ``PROMETHEUS_MULTIPROC_DIR`` (a new temporary
   directory unless set), so ``/metrics`` counts every worker's requests, whichever worker answers the scrape.
 
@@ -31,9 +31,9 @@ from prometheus_client import multiprocess
 from flask_ligand.logging import DEFAULT_REDACT_KEYS, build_formatter
 from flask_ligand.settings import ENVIRONMENTS, read_environment_variables
 
-# The environment as example_petstore/app.py chooses it, so that the master's lines match the workers' (whose app
-# installs its own handler); an unknown name adds no defaults, and the app refuses to start anyway.
-_environment = ENVIRONMENTS.get(os.environ.get("FLASK_ENV", "local"))
+# The defaults of the environment FLASK_ENV names, so that the master's lines match the workers' (whose app installs
+# its own handler). Without FLASK_ENV, or with a name the app will refuse anyway, JSON: a log collector's format.
+_environment = ENVIRONMENTS.get(os.environ.get("FLASK_ENV", ""))
 _settings = {**(_environment.defaults if _environment else {}), **read_environment_variables()}
 
 workers = int(os.environ.get("WEB_CONCURRENCY") or max(2, multiprocessing.cpu_count()))

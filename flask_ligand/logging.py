@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import structlog
 from flask import current_app, g, has_request_context, request
@@ -50,8 +51,11 @@ _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "
 _HEADER_MAX_CHARS = 512
 #: A bearer token or a JWT inside text (an exception message, a URL); long enough not to catch "bearer token".
 _SECRET_IN_TEXT = re.compile(r"(?i)\bbearer\s+[\w.~+/=-]{16,}|\beyJ[\w-]*\.[\w-]+\.[\w-]*")
-#: A ``name=value`` pair in text, as in a query string or a form body; the name starts after no other name character.
-_PAIR_IN_TEXT = re.compile(r"(?<![\w.\[\]-])([\w.\[\]-]+)=[^&\s'\"]+")
+#: A ``name=value`` pair in text, as in a query string (names percent-encoded too: ``user%5Bpassword%5D``), a form
+#: body or a repr (``password='x'``); the name starts after no other name character.
+_PAIR_IN_TEXT = re.compile(r"(?<![\w.\[\]%-])([\w.\[\]%-]+)=(?:'[^']*'|\"[^\"]*\"|[^&\s'\"]+)")
+#: A quoted key and its value in text, as in a dict's repr or JSON quoted in a message (``{'password': 'x'}``).
+_QUOTED_KEY_IN_TEXT = re.compile(r"(['\"])([\w.\[\]%-]{1,128})\1(\s*:\s*)(?:'[^']*'|\"[^\"]*\"|[^,}\]\s]+)")
 #: A request id from a proxy is used only if it is short and made of characters safe in headers and logs.
 _VALID_REQUEST_ID = re.compile(r"[\w.:@+=/-]{1,128}")
 _LOG = structlog.stdlib.get_logger("flask_ligand.request")
@@ -257,7 +261,7 @@ class _Redactor:
         An escape sequence could spell a key or a token the scan cannot see, so text with one is walked.
         """
         lowered = text.lower()
-        squeezed = _squeezed(lowered)
+        squeezed = _squeezed(_decoded(lowered))
         return (
             "\\" in text
             or any(key in squeezed for key in self.keys)
@@ -265,14 +269,14 @@ class _Redactor:
         )
 
     def text(self, text: str) -> str:
-        """Mask the tokens in ``text``, and the values of its ``name=value`` pairs whose name holds a secret key.
+        """Mask the tokens in ``text``, and the values of its ``name=value`` pairs and quoted ``'name': value`` items
+        whose name holds a secret key.
 
-        Most text has no ``=`` or no key's name, and skips the scan for pairs.
+        Most text names no key, and skips the scans for pairs.
         """
-        if "=" in text:
-            normalized = _normalized(text)
-            if any(key in normalized for key in self.keys):
-                text = _PAIR_IN_TEXT.sub(self._redacted_pair, text)
+        if ("=" in text or ":" in text) and any(key in _normalized(_decoded(text)) for key in self.keys):
+            text = _PAIR_IN_TEXT.sub(self._redacted_pair, text)
+            text = _QUOTED_KEY_IN_TEXT.sub(self._redacted_item, text)
         return _SECRET_IN_TEXT.sub(REDACTED, text)
 
     def exception(self, _logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
@@ -284,7 +288,11 @@ class _Redactor:
 
     def _redacted_pair(self, match: re.Match[str]) -> str:
         name = match.group(1)
-        return f"{name}={REDACTED}" if self._secret(name) else match.group(0)
+        return f"{name}={REDACTED}" if self._secret(_decoded(name)) else match.group(0)
+
+    def _redacted_item(self, match: re.Match[str]) -> str:
+        quote, name, colon = match.groups()
+        return f"{quote}{name}{quote}{colon}{REDACTED}" if self._secret(_decoded(name)) else match.group(0)
 
     def _secret(self, key: object) -> bool:
         secret = self._key_is_secret.get(key)
@@ -295,6 +303,11 @@ class _Redactor:
                 self._key_is_secret.clear()
             self._key_is_secret[key] = secret
         return secret
+
+
+def _decoded(text: str) -> str:
+    """``text`` with its percent-escapes decoded, as a query string's names are read: ``pass%77ord`` is a password."""
+    return unquote(text) if "%" in text else text
 
 
 def _normalized(name: str) -> str:

@@ -22,7 +22,14 @@ from flask.testing import FlaskClient
 from werkzeug.exceptions import InternalServerError
 
 import example_petstore
-from flask_ligand.logging import REDACTED, build_formatter, current_request_id, kept_logging_configuration, redact
+from flask_ligand.logging import (
+    DEFAULT_REDACT_KEYS,
+    REDACTED,
+    build_formatter,
+    current_request_id,
+    kept_logging_configuration,
+    redact,
+)
 from flask_ligand.testing import created_app
 from tests.conftest import MIGRATIONS_DIR, REPO_ROOT, HeadersFactory, TokenFactory
 from tests.servers import free_port, get
@@ -468,6 +475,35 @@ def test_secret_parameters_quoted_in_text_are_redacted(
         "Invalid request from ip=127.0.0.1: Invalid HTTP request line: "
         f"'GET /pets/?password={REDACTED}&a=1&api-key={REDACTED}&apiKey={REDACTED} HTTP/1.1'"
     ) in line
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("GET /pets/?user%5Bpassword%5D=S3CRET&page=2 HTTP/1.1", "user%5Bpassword%5D=[REDACTED]&page=2"),
+        ("retrying with pass%77ord=S3CRET&user=ada", "pass%77ord=[REDACTED]&user=ada"),
+        ("Settings(db_password='S3CRET', host='db')", "db_password=[REDACTED], host='db'"),
+        ("refused {'api_key': 'S3CRET', 'name': 'rex'}", "{'api_key': [REDACTED], 'name': 'rex'}"),
+        ('upstream said {"clientSecret": "S3CRET", "n": 2}', '{"clientSecret": [REDACTED], "n": 2}'),
+    ],
+    ids=["encoded-name", "encoded-letter", "quoted-value", "dict-repr", "json-in-text"],
+)
+def test_secrets_in_the_other_shapes_text_quotes_them_are_redacted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], log_format: str, text: str, kept: str
+) -> None:
+    """Percent-encoded names, quoted values and quoted keys in a message hide their secret and keep the rest."""
+    with created_app(
+        example_petstore.create_app,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'text.sqlite'}",
+        LOG_FORMAT=log_format,
+        LOG_REDACT_KEYS=[*DEFAULT_REDACT_KEYS, "client_secret"],
+    ):
+        logging.getLogger("some.library").warning(text)
+
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "some.library" in line]
+    assert "S3CRET" not in line
+    assert (kept if log_format == "console" else json.dumps(kept)[1:-1]) in line
 
 
 def test_gunicorn_refusing_a_request_line_logs_no_secret_of_its_query(tmp_path: Path) -> None:
