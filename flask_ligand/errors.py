@@ -295,7 +295,7 @@ def _unique_key_columns(error: IntegrityError) -> list[str]:
     original = error.orig
     diagnostic = getattr(original, "diag", None)
     if diagnostic is not None:
-        if getattr(original, "sqlstate", None) != _UNIQUE_VIOLATION:
+        if getattr(diagnostic, "sqlstate", None) != _UNIQUE_VIOLATION:  # psycopg 3's and psycopg2's
             return []
         key, separator, _values = (diagnostic.message_detail or "").removeprefix("Key (").partition(")=(")
         names = key.split(",") if separator else []
@@ -317,7 +317,7 @@ def _driver_message(error: SQLAlchemyError) -> str:
     diagnostic = getattr(original, "diag", None)
     primary = getattr(diagnostic, "message_primary", None)
     if primary:
-        return f"{primary} (SQLSTATE {getattr(original, 'sqlstate', None)})"
+        return f"{primary} (SQLSTATE {getattr(diagnostic, 'sqlstate', None)})"
     return str(original if original is not None else error).partition("\n")[0]
 
 

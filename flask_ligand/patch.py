@@ -20,6 +20,8 @@ import marshmallow as ma
 MERGE_PATCH_CONTENT_TYPE = "application/merge-patch+json"
 
 _T = TypeVar("_T")
+#: The class attribute that marks :func:`patch_schema`'s twins.
+_MERGE_PATCH = "__ligand_merge_patch__"
 
 
 @functools.cache
@@ -51,8 +53,14 @@ def patch_schema(schema: type[ma.Schema]) -> type[ma.Schema]:
         "__module__": schema.__module__,
         "__qualname__": f"{base_name}PatchSchema",
         "__doc__": f"A JSON Merge Patch of {base_name}: the fields to change, ``null`` to clear a nullable one.",
+        _MERGE_PATCH: True,
     }
     return type(f"{base_name}PatchSchema", (schema,), namespace)
+
+
+def is_merge_patch(schema: ma.Schema | type[ma.Schema]) -> bool:
+    """Whether ``schema`` is (an instance of) a :func:`patch_schema` twin, which reads a JSON Merge Patch."""
+    return bool(getattr(schema, _MERGE_PATCH, False))
 
 
 class PatchMixin:

@@ -27,7 +27,7 @@ from flask_ligand.testing import json_body
 
 HeadersFactory = Callable[..., dict[str, str]]
 #: Called by the race views between their ``check_etag`` and their commit: another client's write lands there.
-Interference = Callable[[uuid.UUID], None]
+Interference = Callable[[Any], None]
 
 
 class _GadgetBase(DeclarativeBase):
@@ -434,7 +434,7 @@ def test_write_whose_database_sets_a_column_answers_what_it_stored_after_a_delet
 
     def other_client_deletes(item_id: int) -> None:
         with app.app_context(), DB.engine.begin() as connection:
-            connection.execute(sa.delete(Crate.__table__).where(Crate.__table__.c.id == item_id))
+            connection.execute(sa.delete(Crate).where(Crate.id == item_id))
 
     try:
         client = app.test_client()

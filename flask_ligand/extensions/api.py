@@ -23,7 +23,7 @@ from flask_ligand.extensions.database import Query as Query
 from flask_ligand.pagination import KeysetPage as KeysetPage
 from flask_ligand.pagination import PaginationMixin
 from flask_ligand.pagination import SQLCursorPage as SQLCursorPage
-from flask_ligand.patch import MERGE_PATCH_CONTENT_TYPE, PatchMixin
+from flask_ligand.patch import MERGE_PATCH_CONTENT_TYPE, PatchMixin, is_merge_patch
 from flask_ligand.schemas import ISO_8601_DATETIME_FMT as ISO_8601_DATETIME_FMT
 from flask_ligand.schemas import AutoSchema as AutoSchema
 from flask_ligand.schemas import Schema as Schema
@@ -41,7 +41,7 @@ class _JsonBodyParser(FlaskParser):
     """webargs' parser, but a body it cannot read as JSON is refused, never taken for an empty one.
 
     A body sent with another content type (JSON Patch among them), or compressed, is a 415 rather than "missing
-    fields", whether it came with a ``Content-Length`` or in chunks; an empty ``PATCH`` is a 422 rather than a
+    fields", whether it came with a ``Content-Length`` or in chunks; an empty merge patch is a 422 rather than a
     change of nothing; text no database can store (NUL, lone surrogates; see ``flask_ligand.text``) is a 422
     naming the field; and a body nested too deeply for Python's recursion limit is a 400 rather than a 500.
     """
@@ -51,7 +51,7 @@ class _JsonBodyParser(FlaskParser):
         if encoding not in ("identity", ""):
             abort(
                 http.HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                f"Content-Encoding '{quoted(encoding)}' is not supported here: send the body uncompressed.",
+                f"Content-Encoding {quoted(encoding)} is not supported here: send the body uncompressed.",
             )
         if req.mimetype == _JSON_PATCH:
             abort(
@@ -60,12 +60,6 @@ class _JsonBodyParser(FlaskParser):
                 f"to change, as '{MERGE_PATCH_CONTENT_TYPE}' or 'application/json'.",
             )
         if not req.get_data(cache=True):
-            if req.method == "PATCH":
-                abort(
-                    http.HTTPStatus.UNPROCESSABLE_ENTITY,
-                    "The request has no body: send a JSON Merge Patch, an object of the fields to change.",
-                    errors={"json": ["Empty body."]},
-                )
             return super()._raw_load_json(req)  # nothing sent: the schema's required fields say what is missing
         if not req.is_json:
             content_type = req.headers.get("Content-Type")
@@ -91,6 +85,16 @@ class _JsonBodyParser(FlaskParser):
                 http.HTTPStatus.BAD_REQUEST,
                 "The request body nests arrays or objects too deeply to be read. Flatten it and retry.",
                 errors={"json": ["Nested too deeply."]},
+            )
+        return data
+
+    def load_json(self, req: flask.Request, schema: ma.Schema) -> Any:
+        data = super().load_json(req, schema)
+        if data is ma.missing and is_merge_patch(schema):  # a merge patch that changes nothing is "{}", not silence
+            abort(
+                http.HTTPStatus.UNPROCESSABLE_ENTITY,
+                "The request has no body: send a JSON Merge Patch, an object of the fields to change.",
+                errors={"json": ["Empty body."]},
             )
         return data
 
