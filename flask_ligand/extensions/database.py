@@ -251,11 +251,14 @@ _FLASK_OPTIONS_WITH_VALUES = frozenset({"--app", "-A", "--env-file", "-e"})
 def _running_flask_db() -> bool:
     """Whether this process runs ``flask db ...``: a ``flask db downgrade`` must not be undone by upgrading first.
 
-    The app is made before its commands are known, so the command line is read: the first argument after the
-    ``flask`` command's own options.
+    Flask's command line makes the app while it looks the command up, before click knows it, so the command line is
+    read: the first argument after the ``flask`` command's own options. Another program (a WSGI server, a test's
+    ``CliRunner``, a click group of the service's own) is never taken for ``flask db``.
     """
-    context = click.get_current_context(silent=True)
-    if context is None:  # not under a command line: a WSGI server, a test, a script
+    if click.get_current_context(silent=True) is None or not sys.argv:
+        return False
+    program = sys.argv[0]
+    if os.path.basename(program) != "flask" and not program.endswith(os.path.join("flask", "__main__.py")):
         return False
     arguments = iter(sys.argv[1:])
     for argument in arguments:
