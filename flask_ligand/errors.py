@@ -7,6 +7,7 @@ import traceback
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import click
 import marshmallow as ma
 from flask import Response, current_app, has_request_context, jsonify, request
 from flask_smorest import abort as _smorest_abort
@@ -41,11 +42,17 @@ class FlaskLigandError(Exception):
     """Base class of every exception raised by flask-ligand."""
 
 
-class ConfigurationError(FlaskLigandError, RuntimeError):
+class ConfigurationError(FlaskLigandError, RuntimeError, click.ClickException):
     """The application is misconfigured and must not start.
 
-    It is a ``RuntimeError`` because upstream flask-ligand promised one from ``create_app``.
+    It is a ``RuntimeError`` because upstream flask-ligand promised one from ``create_app``, and a click error, so
+    that a ``flask`` command whose app cannot start prints the message alone (``Error: ...``, exit status 1) rather
+    than a traceback ending in it.
     """
+
+    def __init__(self, message: str) -> None:
+        RuntimeError.__init__(self, message)
+        click.ClickException.__init__(self, message)
 
 
 class ClientGenerationError(FlaskLigandError):

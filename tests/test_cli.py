@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import stat
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -244,3 +247,24 @@ def test_db_in_the_cli_environment_says_where_it_runs(make_app: AppFactory, argu
     assert result.exit_code == 1
     assert "'flask db' needs the database, which the cli environment does not set up" in result.stderr
     assert "FLASK_ENV=prod" in result.stderr
+
+
+def test_flask_command_whose_app_is_misconfigured_prints_the_reason_alone(tmp_path: Path) -> None:
+    """The release step on a misconfigured ``prod`` fails with the settings to fix, exit status 1, and no traceback."""
+    environment = {**os.environ, "FLASK_APP": "example_petstore.app", "FLASK_ENV": "prod"}
+    environment["PYTHONPATH"] = str(Path(example_petstore.__file__).resolve().parent.parent)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "db", "upgrade"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: The 'prod' environment requires these settings, missing or empty:")
+    assert "SERVICE_PUBLIC_URL" in result.stderr
+    assert "Traceback" not in result.stderr
