@@ -75,7 +75,12 @@ class ErrorSchema(ma.Schema):
     code = ma.fields.Integer(required=True, metadata={"description": "The HTTP status code."})
     status = ma.fields.String(required=True, metadata={"description": "The HTTP reason phrase."})
     message = ma.fields.String(required=True, metadata={"description": "What went wrong, for a human."})
-    errors = ma.fields.Dict(metadata={"description": "Per-location, per-field validation messages."})
+    errors = ma.fields.Dict(
+        metadata={
+            "description": "Per-location, per-field validation messages.",
+            "example": {"json": {"name": ["Missing data for required field."]}},
+        }
+    )
     request_id = ma.fields.String(
         metadata={"description": "The request's id, also in the X-Request-ID header and the service's log."}
     )
@@ -97,7 +102,12 @@ class ProblemDetailsSchema(ma.Schema):
     instance = ma.fields.String(metadata={"description": "The path of the request that failed."})
     code = ma.fields.Integer(required=True, metadata={"description": "The HTTP status code, as in the default shape."})
     message = ma.fields.String(required=True, metadata={"description": "The same as 'detail'."})
-    errors = ma.fields.Dict(metadata={"description": "Per-location, per-field validation messages."})
+    errors = ma.fields.Dict(
+        metadata={
+            "description": "Per-location, per-field validation messages.",
+            "example": {"json": {"name": ["Missing data for required field."]}},
+        }
+    )
     request_id = ma.fields.String(
         metadata={"description": "The request's id, also in the X-Request-ID header and the service's log."}
     )
@@ -245,17 +255,19 @@ def handle_database_unavailable(error: OperationalError | PoolTimeoutError) -> R
 
 
 def _json_routing_answers(response: Response) -> Response:
-    """Keep HTML out of the answers Flask's routing makes without a view: slash redirects and automatic OPTIONS.
+    """Keep HTML out of the answers Flask's routing makes without a view, and a type off answers without a body.
 
     Flask hands werkzeug's ``RequestRedirect`` (``/pets`` to ``/pets/``) back untouched, past every error handler,
     so its HTML page is replaced here by the standard body naming the new URL. The automatic answer to ``OPTIONS``
-    has no body but claimed ``text/html``; it keeps its ``Allow`` header and loses the type.
+    has no body but claimed ``text/html``, and flask-smorest's 204 ``application/json``: they lose the type.
     """
     status = response.status_code
     if status == HTTPStatus.OK:
         if request.method == "OPTIONS" and getattr(request.url_rule, "provide_automatic_options", False):
             if not response.data:
                 del response.headers["Content-Type"]
+    elif status == HTTPStatus.NO_CONTENT:
+        response.headers.pop("Content-Type", None)
     elif isinstance(request.routing_exception, RequestRedirect) and response.location:
         return error_response(
             status, f"This resource is at {response.location}; send the request there.", {"Location": response.location}

@@ -64,11 +64,13 @@ class SortField(ma.fields.String):
         self.allowed = tuple(allowed)
         names = "|".join(self.allowed)
         kwargs.setdefault("metadata", {})
+        example = ",".join(f"-{name}" if index == 0 else name for index, name in enumerate(self.allowed[:2]))
         kwargs["metadata"] = {
+            # The example is in the text, not an "example": Swagger UI would fill it in and send it with every try.
             "description": "The order of the items: comma-separated field names, each prefixed by `-` for descending "
-            f"order; the first one sorts first. Fields: {', '.join(f'`{name}`' for name in self.allowed)}.",
+            f"order; the first one sorts first, e.g. `{example}`. Fields: "
+            f"{', '.join(f'`{name}`' for name in self.allowed)}.",
             "pattern": f"^-?({names})(,-?({names}))*$",
-            "example": ",".join(f"-{name}" if index == 0 else name for index, name in enumerate(self.allowed[:2])),
             **kwargs["metadata"],
         }
         super().__init__(**kwargs)

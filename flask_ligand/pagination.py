@@ -201,10 +201,11 @@ def pagination_parameters_schema(
     """
 
     class PaginationParametersSchema(_PageSizeSchema):
+        # With a cursor, page has no default in the spec: Swagger UI would fill it in and send it beside the cursor.
         page = ma.fields.Integer(
-            load_default=default_page,
+            load_default=ma.missing if keyset else default_page,
             validate=ma.validate.Range(min=1, max=_MAX_PAGE),
-            metadata={"description": "The page to return, from 1."},
+            metadata={"description": f"The page to return, from 1 (default {default_page})."},
         )
         if keyset:
             cursor = _cursor_field()
@@ -219,7 +220,7 @@ def pagination_parameters_schema(
         def make_paginator(self, data: dict[str, Any], **_: Any) -> PaginationParameters | KeysetParameters:
             cursor, count = data.pop("cursor", None), data.pop("count", False)
             if cursor is None:
-                return PaginationParameters(**data)
+                return PaginationParameters(**{"page": default_page, **data})
             return KeysetParameters(page_size=data["page_size"], cursor=cursor, count=count)
 
     return _with_page_size(PaginationParametersSchema, default_page_size, max_page_size)

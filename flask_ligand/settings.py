@@ -188,7 +188,7 @@ _COMMON_DEFAULTS: Mapping[str, Any] = {
     # flask-cors: any origin, no credentials; the headers our clients need are exposed and allowed.
     "CORS_ORIGINS": "*",
     "CORS_SEND_WILDCARD": True,
-    "CORS_EXPOSE_HEADERS": ["ETag", "X-Pagination", "Link", "X-Total-Count", "X-Request-ID"],
+    "CORS_EXPOSE_HEADERS": ["ETag", "X-Pagination", "Link", "X-Total-Count", "X-Request-ID", "Location", "Retry-After"],
     "CORS_ALLOW_HEADERS": ["Authorization", "If-Match", "If-None-Match", "Content-Type"],
     "CORS_METHODS": ["GET", "HEAD", "POST", "OPTIONS", "PUT", "PATCH", "DELETE"],
     "CORS_SUPPORTS_CREDENTIALS": False,

@@ -148,7 +148,8 @@ class LigandPlugin(BasePlugin):
       A name already taken gets the endpoint's name appended.
     - A view protected by ``jwt_role_required`` requires the bearer scheme, names its roles in its description
       (and, in OpenAPI 3.1, in its security requirement), and documents 401 and 403.
-    - 404 for a path with parameters, 400 and 415 for a JSON body, and 500 everywhere, all as the JSON error body.
+    - 404 for a path with parameters, 400, 413 and 415 for a JSON body, 400 for a required ``If-Match``, and 500
+      everywhere, all as the JSON error body.
     """
 
     def __init__(self, app: Flask) -> None:
@@ -183,8 +184,10 @@ class LigandPlugin(BasePlugin):
                     responses.setdefault("403", HTTPStatus.FORBIDDEN.name)
             if rule.arguments:
                 responses.setdefault("404", HTTPStatus.NOT_FOUND.name)
-            if "requestBody" in operation:
+            if "requestBody" in operation or {428, "428"} & set(responses):  # a body to read, or an If-Match to parse
                 responses.setdefault("400", HTTPStatus.BAD_REQUEST.name)
+            if "requestBody" in operation:
+                responses.setdefault("413", HTTPStatus.REQUEST_ENTITY_TOO_LARGE.name)
                 responses.setdefault("415", HTTPStatus.UNSUPPORTED_MEDIA_TYPE.name)
             responses.setdefault("500", HTTPStatus.INTERNAL_SERVER_ERROR.name)
             if self._app.config.get("ERRORS_PROBLEM_DETAILS"):

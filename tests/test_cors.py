@@ -47,13 +47,13 @@ def preflight(client: FlaskClient, origin: str) -> dict[str, str]:
 
 
 def test_response_exposes_etag_and_pagination_headers(client: FlaskClient) -> None:
-    """A cross-origin GET lets the browser read ETag, X-Pagination and X-Request-ID."""
+    """A cross-origin GET lets the browser read the headers the API documents: ETag, pagination, Location..."""
     response = client.get("/pets/", headers={"Origin": ORIGIN})
 
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     exposed = {name.strip().lower() for name in response.headers["Access-Control-Expose-Headers"].split(",")}
-    assert {"etag", "x-pagination", "x-request-id"} <= exposed
+    assert {"etag", "x-pagination", "link", "x-total-count", "x-request-id", "location", "retry-after"} <= exposed
     assert "Access-Control-Allow-Credentials" not in response.headers
 
 

@@ -223,6 +223,28 @@ def test_spec_documents_filters_and_sort(client: FlaskClient) -> None:
     assert {"page", "page_size", "cursor", "name", "description", "name__contains"} <= set(parameters)
 
 
+def test_spec_gives_swagger_ui_nothing_to_send_beside_a_cursor(client: FlaskClient, add_pets: AddPets) -> None:
+    """Swagger UI fills a parameter in from its default or example: ``sort`` and, beside a cursor, ``page`` have
+    none, so a try with only a cursor pasted in sends only that cursor (and the harmless defaults), and works."""
+    add_pets(("Ada", ""), ("Bo", ""), ("Cy", ""))
+    spec = json_body(client.get(SPEC_URL))
+    parameters = {param["name"]: param for param in spec["paths"]["/pets/"]["get"]["parameters"] if "name" in param}
+    prefilled = {
+        name: parameter["schema"].get("default", parameter.get("example", parameter["schema"].get("example")))
+        for name, parameter in parameters.items()
+    }
+    first = client.get("/pets/?page_size=2")
+    cursor = first.headers["Link"].partition("cursor=")[2].partition(">")[0].partition("&")[0]
+
+    sent = {name: value for name, value in prefilled.items() if value is not None} | {"cursor": cursor}
+    second = client.get("/pets/", query_string={**sent, "page_size": 2})
+
+    assert {"sort", "page"}.isdisjoint(name for name, value in prefilled.items() if value is not None)
+    assert "e.g. `-name,created_at`" in parameters["sort"]["description"]
+    assert second.status_code == 200, second.json
+    assert sorted(pet["name"] for pet in json_body(first) + json_body(second)) == ["Ada", "Bo", "Cy"]
+
+
 def test_filter_on_a_field_that_is_no_column_is_refused() -> None:
     """Declaring a filter on a field the model's schema does not have fails when the class is made."""
     with pytest.raises(TypeError, match="colour"):

@@ -288,7 +288,8 @@ def test_put_without_description_resets_it_to_empty(
 def test_delete_by_admin_with_current_etag_removes_the_pet(
     app: Flask, client: FlaskClient, create_pet: CreatePet, auth_headers: HeadersFactory
 ) -> None:
-    """An admin's DELETE with the current ETag answers 204, removes the row, and the pet is then a 404."""
+    """An admin's DELETE with the current ETag answers 204 (no body, so no content type), removes the row, and the pet
+    is then a 404."""
     created = create_pet(name="Rex")
     location = created.headers["Location"]
 
@@ -296,6 +297,7 @@ def test_delete_by_admin_with_current_etag_removes_the_pet(
 
     assert response.status_code == 204
     assert response.data == b""
+    assert "Content-Type" not in response.headers
     assert _rows(app) == []
     gone = client.get(location)
     assert gone.json == {
