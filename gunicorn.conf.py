@@ -1,4 +1,6 @@
-"""Gunicorn settings for a flask-ligand service: ``gunicorn -c gunicorn.conf.py example_petstore.app:app``.
+"""Gunicorn settings for a flask-ligand service.
+
+``FLASK_ENV=prod gunicorn -c gunicorn.conf.py example_petstore.app:app``:
 
 - Workers: one per CPU (at least two; ``WEB_CONCURRENCY`` overrides), four threads each, so a slow client or query
   does not hold a whole process.
@@ -6,7 +8,9 @@
   progress finish for up to ``graceful_timeout`` seconds before stopping the workers.
 - Logs: gunicorn's own lines and its access log go through the same structlog rendering as the service's, in the
   format the service uses: ``LOG_FORMAT`` when set, else the default of the environment ``FLASK_ENV`` names (console
-  lines in ``local``), else JSON. The access log leaves the query string out, as it may carry secrets.
+  lines in ``local``), else JSON. Without ``FLASK_ENV`` the lines match only if the app's own environment logs JSON
+  (a factory defaulting to ``local`` logs console lines): set it. The access log leaves the query string out, as it
+  may carry secrets.
 - Metrics: workers share their Prometheus values through files in ``PROMETHEUS_MULTIPROC_DIR`` (a new temporary
   directory unless set), so ``/metrics`` counts every worker's requests, whichever worker answers the scrape.
 
@@ -32,7 +36,8 @@ from flask_ligand.logging import DEFAULT_REDACT_KEYS, build_formatter
 from flask_ligand.settings import ENVIRONMENTS, read_environment_variables
 
 # The defaults of the environment FLASK_ENV names, so that the master's lines match the workers' (whose app installs
-# its own handler). Without FLASK_ENV, or with a name the app will refuse anyway, JSON: a log collector's format.
+# its own handler) when the app is created for it. Without FLASK_ENV, or with a name the app will refuse anyway, JSON:
+# a log collector's format.
 _environment = ENVIRONMENTS.get(os.environ.get("FLASK_ENV", ""))
 _settings = {**(_environment.defaults if _environment else {}), **read_environment_variables()}
 

@@ -115,7 +115,7 @@ def _public_jwk(public_pem: str, algorithm: str) -> tuple[tuple[str, Any], ...]:
     except (KeyError, ValueError, PyJWTError) as exc:
         raise ConfigurationError(
             f"JWT_PUBLIC_KEY must be a public key (PEM) of the kind JWT_ALGORITHM '{algorithm}' signs with "
-            "(RSA, EC or Ed25519) for the service to be its own issuer."
+            f"(RSA, EC or Ed25519) for the service to be its own issuer ({type(exc).__name__}: {exc})."
         ) from exc
     digest = hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode()).digest()
     kid = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

@@ -267,6 +267,7 @@ def _json_routing_answers(response: Response) -> Response:
             if not response.data:
                 del response.headers["Content-Type"]
     elif status == HTTPStatus.NO_CONTENT:
+        response.set_data(b"")  # flask-smorest serialises the view's None; nothing is sent, nor logged as sent
         response.headers.pop("Content-Type", None)
     elif isinstance(request.routing_exception, RequestRedirect) and response.location:
         return error_response(

@@ -393,63 +393,87 @@ class CrateSchema(AutoSchema):
     touched_at = auto_field(dump_only=True)
 
 
+#: Not in ``DB.metadata`` (an explicit ``__table__`` of its own metadata), so the migrations' checks never see it.
+_LEDGER_METADATA = sa.MetaData()
+
+
+class Ledger(DB.Model):  # type: ignore[name-defined,misc]
+    """A model of ``DB`` without ``Versioned`` and with ``__mapper_args__`` of its own, whose database sets a column."""
+
+    __table__ = sa.Table(
+        "test_etag_ledger",
+        _LEDGER_METADATA,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("label", sa.String(50), nullable=False),
+        sa.Column("touched_at", sa.DateTime, server_default=sa.func.now(), onupdate=sa.func.now()),
+    )
+    __mapper_args__ = {"confirm_deleted_rows": True}
+
+
+class LedgerSchema(AutoSchema):
+    class Meta(AutoSchema.Meta):
+        model = Ledger
+
+    id = auto_field(dump_only=True)
+    touched_at = auto_field(dump_only=True)
+
+
+@pytest.mark.parametrize(
+    ("model", "schema", "metadata"),
+    [(Crate, CrateSchema, _CrateBase.metadata), (Ledger, LedgerSchema, _LEDGER_METADATA)],
+    ids=["versioned", "db-model-with-own-mapper-args"],
+)
 def test_write_whose_database_sets_a_column_answers_what_it_stored_after_a_delete_lands(
-    database_uri: str, after_commit: list[Interference]
+    database_uri: str, after_commit: list[Interference], model: Any, schema: Any, metadata: sa.MetaData
 ) -> None:
     """A column the database sets in the ``UPDATE`` comes back with it (``RETURNING``), so nothing is read after the
-    commit: a ``DELETE`` landing between the commit and the response leaves the PUT's 200 and body whole."""
-    blp = Blueprint("Crates", __name__, url_prefix="/crates")
+    commit: a ``DELETE`` landing between the commit and the response leaves the PUT's 200 and body whole. So for a
+    ``Versioned`` model, and for any model of ``DB``, whatever ``__mapper_args__`` it declares."""
+    blp = Blueprint("Rows", __name__, url_prefix="/rows")
 
     @blp.route("/<int:item_id>")
     @blp.etag
-    class CrateById(MethodView):
-        @blp.response(200, CrateSchema)
-        def get(self, item_id: int) -> Crate:
-            crate: Crate = DB.get_or_404(Crate, item_id)
-            return crate
+    class RowById(MethodView):
+        @blp.response(200, schema)
+        def get(self, item_id: int) -> Any:
+            return DB.get_or_404(model, item_id)
 
-        @blp.arguments(CrateSchema)
-        @blp.response(200, CrateSchema)
-        def put(self, new_item: dict[str, Any], item_id: int) -> Crate:
-            crate: Crate = DB.get_or_404(Crate, item_id)
-            blp.check_etag(crate)
-            crate.label = new_item["label"]
+        @blp.arguments(schema)
+        @blp.response(200, schema)
+        def put(self, new_item: dict[str, Any], item_id: int) -> Any:
+            row = DB.get_or_404(model, item_id)
+            blp.check_etag(row, schema)
+            row.label = new_item["label"]
             DB.session.commit()
             for interfere in after_commit:
                 interfere(item_id)
-            return crate
+            return row
 
-    app, api = flask_ligand.create_app(
-        __name__,
-        "testing",
-        "Crates",
-        "1.0.0",
-        SQLALCHEMY_DATABASE_URI=database_uri,
-    )
+    app, api = flask_ligand.create_app(__name__, "testing", "Rows", "1.0.0", SQLALCHEMY_DATABASE_URI=database_uri)
     api.register_blueprint(blp)
     with app.app_context():
-        _CrateBase.metadata.create_all(DB.engine)
-        DB.session.add(Crate(id=1, label="Empty"))
+        metadata.create_all(DB.engine)
+        DB.session.add(model(id=1, label="Empty"))
         DB.session.commit()
 
     def other_client_deletes(item_id: int) -> None:
         with app.app_context(), DB.engine.begin() as connection:
-            connection.execute(sa.delete(Crate).where(Crate.id == item_id))
+            connection.execute(sa.delete(model).where(model.id == item_id))
 
     try:
         client = app.test_client()
-        etag = client.get("/crates/1").headers["ETag"]
+        etag = client.get("/rows/1").headers["ETag"]
         after_commit.append(other_client_deletes)
 
-        response = client.put("/crates/1", json={"label": "Apples"}, headers={"If-Match": etag})
+        response = client.put("/rows/1", json={"label": "Apples"}, headers={"If-Match": etag})
 
         assert response.status_code == 200, response.text
         assert json_body(response)["label"] == "Apples"
         assert json_body(response)["touched_at"]
         assert response.headers["ETag"] != etag
-        assert client.get("/crates/1").status_code == 404
+        assert client.get("/rows/1").status_code == 404
     finally:
         with app.app_context():
             DB.session.remove()
-            _CrateBase.metadata.drop_all(DB.engine)
+            metadata.drop_all(DB.engine)
             DB.engine.dispose()

@@ -166,6 +166,23 @@ def test_request_arrival_and_completion_are_json_lines_with_the_request_fields(
     assert finished["body"]["name"] == "Rex"
 
 
+def test_answer_without_a_body_is_logged_without_one(
+    client: FlaskClient, auth_headers: HeadersFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 204 sends no body, and its completion line says none: neither ``body`` nor ``body_omitted``."""
+    created = client.post("/pets/", json={"name": "Rex"}, headers=auth_headers("user"))
+    etag = client.get(created.headers["Location"]).headers["ETag"]
+    capsys.readouterr()
+
+    deleted = client.delete(created.headers["Location"], headers=auth_headers("admin", **{"If-Match": etag}))
+
+    (finished,) = request_lines(log_lines(capsys), "request finished")
+    assert (deleted.status_code, deleted.data) == (204, b"")
+    assert finished["status"] == 204
+    assert "body" not in finished
+    assert "body_omitted" not in finished
+
+
 def test_anonymous_request_is_logged_without_a_user(client: FlaskClient, capsys: pytest.CaptureFixture[str]) -> None:
     """A request without a token has no user id in its completion line."""
     client.get("/pets/")

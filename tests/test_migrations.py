@@ -264,10 +264,25 @@ def test_downgrading_the_version_column_keeps_the_pets(app: Flask, auth_headers:
     assert pending_changes(app) == []
 
 
-def test_flask_db_commands_in_local_do_not_upgrade_first(tmp_path: Path) -> None:
+#: A service's own command line, made with Flask's ``FlaskGroup`` as Flask documents custom scripts.
+_MANAGE_SCRIPT = """
+from flask.cli import FlaskGroup
+
+import example_petstore
+
+cli = FlaskGroup(create_app=lambda: example_petstore.create_app("local"))
+cli()
+"""
+
+
+@pytest.mark.parametrize("command", ["flask", "own-script"])
+def test_flask_db_commands_in_local_do_not_upgrade_first(tmp_path: Path, command: str) -> None:
     """In ``local`` (``DB_AUTO_UPGRADE`` on), ``flask db downgrade`` stays downgraded: the next ``flask db`` command
-    does not upgrade on start-up, while a command that serves the app does."""
+    does not upgrade on start-up, while a command that serves the app does. So too with a service's own script."""
     database = tmp_path / "local.db"
+    script = tmp_path / "manage.py"
+    script.write_text(_MANAGE_SCRIPT)
+    program = [sys.executable, "-m", "flask"] if command == "flask" else [sys.executable, str(script)]
     environment = {
         **os.environ,
         "FLASK_APP": "example_petstore.app",
@@ -278,7 +293,7 @@ def test_flask_db_commands_in_local_do_not_upgrade_first(tmp_path: Path) -> None
 
     def flask(*args: str) -> str:
         result = subprocess.run(
-            [sys.executable, "-m", "flask", *args],
+            [*program, *args],
             cwd=MIGRATIONS_DIR.parent,
             env=environment,
             capture_output=True,

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 import click
 import flask_sqlalchemy.query
 from flask import current_app
-from sqlalchemy import String
+from flask.cli import FlaskGroup
+from sqlalchemy import String, event
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, declared_attr, mapped_column
 from sqlalchemy_utils import force_auto_coercion
 
 from flask_ligand.errors import ConfigurationError, abort
@@ -143,8 +144,6 @@ _MAPPER_ARGS: dict[str, Any] = {"eager_defaults": True}
 class _Base(DeclarativeBase):
     """Declarative base of every ``DB.Model``."""
 
-    __mapper_args__ = _MAPPER_ARGS
-
 
 class Versioned:
     """A model mixin that makes writes conditional: ``class Pet(Versioned, DB.Model)``.
@@ -157,9 +156,9 @@ class Versioned:
     back an ETag a client still holds.
 
     The version is HTTP metadata, not data: generated schemas (``AutoSchema``) leave it out. A model that declares
-    its own ``__mapper_args__`` replaces this mixin's, so it must include ``"version_id_col": cls.version_id``,
-    ``"version_id_generator": new_version`` and ``"eager_defaults": True`` (in a ``declared_attr.directive``, as
-    here).
+    its own ``__mapper_args__`` replaces this mixin's, so it must include ``"version_id_col": cls.version_id`` and
+    ``"version_id_generator": new_version`` (in a ``declared_attr.directive``, as here). The mixin also asks for
+    ``eager_defaults``, which models of ``DB`` get anyway.
     """
 
     version_id: Mapped[str] = mapped_column(String(VERSION_LENGTH), nullable=False)
@@ -198,6 +197,18 @@ def version_etag(item: object) -> str | None:
 _SESSION_OPTIONS = {"expire_on_commit": False}
 
 DB = SQLAlchemy(model_class=_Base, query_class=Query, session_options=_SESSION_OPTIONS)
+
+
+@event.listens_for(DB.Model, "instrument_class", propagate=True)
+def _fetch_computed_values(mapper: Mapper[Any], _class: type) -> None:
+    """Give every model of ``DB`` ``_MAPPER_ARGS``' ``eager_defaults``, whatever ``__mapper_args__`` it declares.
+
+    Set on the mapper rather than as a base class's ``__mapper_args__``, which subclasses of mapped models would
+    inherit whole (a parent's ``polymorphic_identity`` among them).
+    """
+    if mapper.eager_defaults == "auto":
+        mapper.eager_defaults = _MAPPER_ARGS["eager_defaults"]
+
 
 # sqlalchemy-utils types (UUIDType...) coerce assigned values, so a str id behaves like a UUID before flushing.
 force_auto_coercion()
@@ -251,14 +262,12 @@ _FLASK_OPTIONS_WITH_VALUES = frozenset({"--app", "-A", "--env-file", "-e"})
 def _running_flask_db() -> bool:
     """Whether this process runs ``flask db ...``: a ``flask db downgrade`` must not be undone by upgrading first.
 
-    Flask's command line makes the app while it looks the command up, before click knows it, so the command line is
-    read: the first argument after the ``flask`` command's own options. Another program (a WSGI server, a test's
-    ``CliRunner``, a click group of the service's own) is never taken for ``flask db``.
+    Flask's command line (``flask``, or a service's own script made with ``FlaskGroup``) makes the app while it looks
+    the command up, before click knows it, so the command line is read: the first argument after the group's own
+    options. Anything else (a WSGI server, a script, another click program) is never taken for ``flask db``.
     """
-    if click.get_current_context(silent=True) is None or not sys.argv:
-        return False
-    program = sys.argv[0]
-    if os.path.basename(program) != "flask" and not program.endswith(os.path.join("flask", "__main__.py")):
+    context = click.get_current_context(silent=True)
+    if context is None or not isinstance(context.find_root().command, FlaskGroup):
         return False
     arguments = iter(sys.argv[1:])
     for argument in arguments:
