@@ -6,13 +6,16 @@ import http.client
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -25,6 +28,7 @@ from werkzeug.serving import make_server
 
 #: The key id of the tokens :func:`sign_token` makes and :func:`oidc_provider` publishes.
 KID = "test-provider-key"
+_REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def require(available: bool, reason: str) -> None:
@@ -142,3 +146,61 @@ def exchange(
         return Answer(response.status, Headers(response.getheaders()), json.loads(data) if is_json and data else data)
     finally:
         connection.close()
+
+
+@dataclass(frozen=True)
+class Gunicorn:
+    """A gunicorn server :func:`gunicorn` started: its process, port and log file."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """The JSON lines of its log so far, parsed."""
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line.startswith("{")]
+
+
+@contextmanager
+def gunicorn(
+    app: str, workdir: Path, environ: Mapping[str, str], *, workers: int = 1, start_timeout: float = 60
+) -> Iterator[Gunicorn]:
+    """Serve ``app`` (``module:variable``) with gunicorn and the repository's ``gunicorn.conf.py`` on a free port of
+    127.0.0.1, its log in ``workdir``, once ``/health/live`` answers; stop it with SIGTERM on exit (unless stopped).
+
+    ``environ`` is added to this process' environment, with the repository on ``PYTHONPATH``.
+    """
+    port = free_port()
+    log = workdir / "gunicorn.log"
+    env = {**os.environ, "PYTHONPATH": str(_REPO_ROOT), **environ}
+    command = [sys.executable, "-m", "gunicorn", "-c", str(_REPO_ROOT / "gunicorn.conf.py")]
+    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), app]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output
+        )
+    server = Gunicorn(process, port, log)
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            assert process.poll() is None, f"gunicorn exited:\n{log.read_text()}"
+            try:
+                if get(f"{server.url}/health/live", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"gunicorn did not start:\n{log.read_text()}"
+            time.sleep(0.2)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

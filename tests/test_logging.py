@@ -5,11 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
-import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,8 +27,8 @@ from flask_ligand.logging import (
     redact,
 )
 from flask_ligand.testing import created_app
-from tests.conftest import MIGRATIONS_DIR, REPO_ROOT, HeadersFactory, TokenFactory
-from tests.servers import free_port, get
+from tests.conftest import MIGRATIONS_DIR, HeadersFactory, TokenFactory
+from tests.servers import get, gunicorn
 
 PASSWORD = "hunter2-nested-password"
 API_KEY = "k-0123456789-api-key"
@@ -87,40 +83,13 @@ def served_by_gunicorn(tmp_path: Path, flask_env: str) -> Iterator[tuple[int, Pa
 
     Stopped with SIGTERM on exit, so the log is complete when the block ends.
     """
-    port = free_port()
-    log = tmp_path / "gunicorn.log"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
+    environ = {
         "FLASK_ENV": flask_env,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'petstore.sqlite'}",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
-    command = [sys.executable, "-m", "gunicorn", "-c", str(REPO_ROOT / "gunicorn.conf.py")]
-    command += ["--bind", f"127.0.0.1:{port}", "--workers", "1", "example_petstore.app:app"]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, f"gunicorn exited:\n{log.read_text()}"
-            try:
-                if get(f"http://127.0.0.1:{port}/health/live", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"gunicorn did not start:\n{log.read_text()}"
-            time.sleep(0.2)
-        yield port, log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with gunicorn("example_petstore.app:app", tmp_path, environ) as server:
+        yield server.port, server.log
 
 
 def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:

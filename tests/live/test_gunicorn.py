@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +15,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import example_petstore
 from flask_ligand.extensions.database import DB
-from tests.conftest import REPO_ROOT
-from tests.servers import free_port, get
+from tests.servers import Gunicorn, get
+from tests.servers import gunicorn as serve_with_gunicorn
 
 WORKERS = 2
 _START_TIMEOUT = 60
-
-
-@dataclass
-class Gunicorn:
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def log_lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.log.read_text().splitlines() if line.startswith("{")]
 
 
 def request_counts(url: str) -> dict[tuple[str, str, str], float]:
@@ -56,42 +42,15 @@ def gunicorn(tmp_path: Path) -> Iterator[Gunicorn]:
     with setup.app_context():
         DB.create_all()
         DB.engine.dispose()
-    port = free_port()
-    log = tmp_path / "gunicorn.log"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
+    environ = {
         "FLASK_ENV": "testing",  # what tests.live.gunicorn_app creates, so gunicorn's own lines are JSON too
         "SQLALCHEMY_DATABASE_URI": database_uri,
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
-    command = [sys.executable, "-m", "gunicorn", "-c", str(REPO_ROOT / "gunicorn.conf.py")]
-    command += ["--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "tests.live.gunicorn_app:app"]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output
-        )
-    server = Gunicorn(process, f"http://127.0.0.1:{port}", log)
-    try:
-        deadline = time.monotonic() + _START_TIMEOUT
-        while True:
-            assert process.poll() is None, f"gunicorn exited:\n{log.read_text()}"
-            try:
-                if get(f"{server.url}/health/live", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"gunicorn did not start:\n{log.read_text()}"
-            time.sleep(0.2)
+    with serve_with_gunicorn(
+        "tests.live.gunicorn_app:app", tmp_path, environ, workers=WORKERS, start_timeout=_START_TIMEOUT
+    ) as server:
         yield server
-    finally:
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def test_metrics_count_the_requests_of_every_worker(gunicorn: Gunicorn) -> None:
