@@ -15,6 +15,7 @@ __version__ = "0.11.0.dev0"
 
 if TYPE_CHECKING:
     from flask_ligand.app import create_app as create_app
+    from flask_ligand.cli import genclient as genclient
     from flask_ligand.errors import ConfigurationError as ConfigurationError
     from flask_ligand.errors import FlaskLigandError as FlaskLigandError
     from flask_ligand.errors import abort as abort
@@ -38,11 +39,14 @@ if TYPE_CHECKING:
     from flask_ligand.schemas import AutoSchema as AutoSchema
     from flask_ligand.schemas import Schema as Schema
     from flask_ligand.schemas import UTCDateTime as UTCDateTime
+    from flask_ligand.settings import flask_environment_configurator as flask_environment_configurator
     from flask_ligand.views.common.openapi_doc import BEARER_AUTH as BEARER_AUTH
 
 #: Where each public name is defined (the same as the imports above, which type checkers and editors read).
 _EXPORTS = {
     "create_app": "flask_ligand.app",
+    "genclient": "flask_ligand.cli",
+    "flask_environment_configurator": "flask_ligand.settings",
     "ConfigurationError": "flask_ligand.errors",
     "FlaskLigandError": "flask_ligand.errors",
     "abort": "flask_ligand.errors",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import subprocess
+import sys
 
 import pytest
 from flask import Flask
@@ -31,6 +33,20 @@ UPSTREAM_PATHS = [
     ("flask_ligand.extensions.jwt", "init_app"),
     ("flask_ligand.extensions.jwt", "abort"),
     ("flask_ligand.views.common.openapi_doc", "BEARER_AUTH"),
+    # Names upstream's modules imported, which its users reached through them.
+    ("flask_ligand", "flask_environment_configurator"),
+    ("flask_ligand", "genclient"),
+    ("flask_ligand", "extensions"),
+    ("flask_ligand", "views"),
+    ("flask_ligand.extensions", "Api"),
+    ("flask_ligand.extensions", "create_api"),
+    ("flask_ligand.extensions", "database"),
+    ("flask_ligand.extensions", "jwt"),
+    ("flask_ligand.extensions.api", "ISO_8601_DATETIME_FMT"),
+    ("flask_ligand.schemas", "OpenApiClientDownloadQueryArgsSchema"),
+    ("flask_ligand.schemas", "OpenApiClientDownloadRespSchema"),
+    ("flask_ligand.views.openapi", "BLP"),
+    ("flask_ligand.cli", "genclient"),
 ]
 
 #: Names re-exported by ``flask_ligand`` for new code, with the upstream module that also provides them.
@@ -148,3 +164,18 @@ def test_create_app_returns_app_and_api() -> None:
     assert isinstance(app, Flask)
     assert isinstance(api, flask_ligand.Api)
     assert api.spec.title == app.config["API_TITLE"] == "Public API"
+
+
+def test_upstream_attribute_paths_resolve_in_a_fresh_interpreter() -> None:
+    """``import flask_ligand.extensions`` alone gives ``.jwt``, ``.database`` and ``.Api``, as upstream's eager imports
+    did (a test suite patches ``flask_ligand.extensions.jwt.init_app`` that way), and ``flask_ligand`` its old names."""
+    script = (
+        "import flask_ligand.extensions as extensions\n"
+        "assert callable(extensions.jwt.init_app) and callable(extensions.database.init_app)\n"
+        "assert extensions.Api.__name__ == 'Api'\n"
+        "import flask_ligand\n"
+        "assert callable(flask_ligand.flask_environment_configurator) and flask_ligand.genclient.name == 'genclient'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+
+    assert result.returncode == 0, result.stderr

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from flask_ligand.extensions.api import Api
+    from flask_ligand.extensions import api as api
+    from flask_ligand.extensions import database as database
+    from flask_ligand.extensions import jwt as jwt
+    from flask_ligand.extensions.api import Api as Api
+
+#: Upstream imported these here, so ``flask_ligand.extensions.Api`` and ``flask_ligand.extensions.jwt`` (for
+#: ``monkeypatch.setattr(flask_ligand.extensions.jwt, "init_app", ...)``) work after ``import flask_ligand.extensions``.
+_SUBMODULES = frozenset({"api", "database", "jwt", "oidc"})
 
 
 def create_api(app: Flask, offline: bool = False) -> Api:
@@ -28,3 +36,20 @@ def create_api(app: Flask, offline: bool = False) -> Api:
         for extension in (database, jwt):
             extension.init_app(app)
     return api
+
+
+def _import_on_access(name: str) -> Any:
+    """Import a submodule, or ``Api``, on first access (PEP 562): importing them here eagerly would be circular.
+
+    Raises:
+        AttributeError: No such name.
+    """
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name == "Api":
+        return importlib.import_module(f"{__name__}.api").Api
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if not TYPE_CHECKING:  # type checkers read the imports above instead
+    __getattr__ = _import_on_access
