@@ -78,6 +78,17 @@ class AutoSchema(SQLAlchemyAutoSchema):  # type: ignore[type-arg]
         # Typed only so that strict mypy accepts ``PetSchema()`` in users' code.
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
 
+    def on_bind_field(self, field_name: str, field_obj: ma.fields.Field[Any]) -> None:
+        """A ``fields.DateTime()`` declared on the schema, without a format, is a :class:`UTCDateTime` too.
+
+        Upstream's ``Meta.datetimeformat`` wrote every datetime of a schema, declared ones too, as
+        ``YYYY-MM-DDTHH:MM:SSZ``; plain marshmallow would write a declared one with its offset, or none.
+        """
+        if type(field_obj) is ma.fields.DateTime and field_obj.format == ma.fields.DateTime.DEFAULT_FORMAT:
+            field_obj.__class__ = UTCDateTime  # the same fields, another way to read and write them
+            field_obj.error_messages = {**UTCDateTime.default_error_messages, **field_obj.error_messages}
+        super().on_bind_field(field_name, field_obj)
+
     def _serialize(self, obj: Any, *, many: bool = False) -> Any:
         """marshmallow's ``_serialize``, with fewer calls per value for the common case (see ``_dump_plan``)."""
         plan = self._dump_plan

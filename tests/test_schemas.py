@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import marshmallow as ma
 import pytest
@@ -103,3 +103,28 @@ def test_dump_of_a_mapping_reads_its_keys() -> None:
     dumped = GadgetSchema().dump({"id": 3, "name": "Desk", "made_at": None, "note": "oak"})
 
     assert dumped == {"id": 3, "title": "Desk", "label": "Desk", "note": "oak", "colour": "grey"}
+
+
+class DeclaredDateTimeSchema(AutoSchema):
+    class Meta(AutoSchema.Meta):
+        model = Gadget
+
+    checked_at = ma.fields.DateTime(allow_none=True)
+    stamped_at = ma.fields.DateTime(format="%Y/%m/%d")
+
+
+def test_datetime_declared_without_a_format_is_utc_with_a_z_as_upstream_wrote_it() -> None:
+    """A ``fields.DateTime()`` declared on an ``AutoSchema`` dumps and loads as the generated ones: UTC with a ``Z``
+    (upstream's ``Meta.datetimeformat``); one declared with a format keeps it."""
+    schema = DeclaredDateTimeSchema()
+    local = datetime(2026, 5, 1, 12, 30, tzinfo=timezone(timedelta(hours=2)))
+
+    dumped = schema.dump({"id": 1, "name": "Lamp", "checked_at": local, "stamped_at": local})
+    naive = schema.dump({"id": 1, "name": "Lamp", "checked_at": datetime(2026, 5, 1, 10, 30)})
+    loaded = schema.load({"name": "Lamp", "checked_at": "2026-05-01T12:30:00+02:00"})
+
+    assert dumped["checked_at"] == naive["checked_at"] == "2026-05-01T10:30:00Z"
+    assert dumped["stamped_at"] == "2026/05/01"
+    assert loaded["checked_at"] == datetime(2026, 5, 1, 10, 30, tzinfo=UTC)
+    with pytest.raises(ma.ValidationError, match="out of range once converted to UTC"):
+        schema.load({"name": "Lamp", "checked_at": "0001-01-01T01:00:00+08:00"})
