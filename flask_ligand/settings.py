@@ -20,6 +20,8 @@ from flask_ligand.devkeys import load_dev_signing_key
 from flask_ligand.errors import ConfigurationError
 from flask_ligand.logging import DEFAULT_REDACT_KEYS
 
+_LOG = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from flask import Flask
 
@@ -232,6 +234,7 @@ class Environment:
         production: Refuses debug mode and never trusts development tokens.
         dev_tokens: Without an identity provider, tokens signed with a local development key are accepted.
         instance_database: Without a database URI, use a SQLite file in the instance folder.
+        pinned: Settings environment variables (and ``.env``) do not change here: only ``create_app``'s keywords do.
     """
 
     name: str
@@ -242,6 +245,7 @@ class Environment:
     production: bool = False
     dev_tokens: bool = False
     instance_database: bool = False
+    pinned: tuple[str, ...] = ()
 
 
 ENVIRONMENTS: Mapping[str, Environment] = {
@@ -267,6 +271,9 @@ ENVIRONMENTS: Mapping[str, Environment] = {
         "TESTING ",
         defaults={
             "TESTING": True,
+            # As in upstream's testing: an unhandled error is the JSON 500 a client gets (its traceback logged),
+            # not an exception raised into the test (TESTING alone would propagate it).
+            "PROPAGATE_EXCEPTIONS": False,
             "SERVICE_PUBLIC_URL": "http://public.url",
             "SERVICE_PRIVATE_URL": "http://private.url",
             "ALLOWED_ROLES": ["user", "admin"],
@@ -274,6 +281,9 @@ ENVIRONMENTS: Mapping[str, Environment] = {
             "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=5),
         },
         dev_tokens=True,
+        # A test suite's database is the one it passes, never the one a shell or a .env names (it may be
+        # production's, and test fixtures drop tables), as upstream's testing environment pinned it too.
+        pinned=("SQLALCHEMY_DATABASE_URI",),
     ),
     "cli": Environment("cli", init_extensions=False, production=True),
 }
@@ -308,7 +318,11 @@ def flask_environment_configurator(
     config: dict[str, Any] = {**_COMMON_DEFAULTS, **env.defaults}
     if env.instance_database:
         config["SQLALCHEMY_DATABASE_URI"] = _instance_sqlite_uri(app)
-    config.update(read_environment_variables())
+    environment_settings = read_environment_variables()
+    for key in env.pinned:
+        if environment_settings.pop(key, None) is not None:
+            _LOG.warning("%s from the environment is ignored in '%s': pass it to create_app instead.", key, env.name)
+    config.update(environment_settings)
     config.update(settings)
     config.update(
         LIGAND_ENV=env.name,

@@ -191,6 +191,38 @@ def test_app_is_created_where_flask_env_names_no_production_or_for_tests(
     assert example_petstore.create_app(created_for).config["LIGAND_ENV"] == created_for
 
 
+@pytest.mark.parametrize("source", ["variable", "dotenv"])
+def test_testing_takes_its_database_only_from_create_app(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture, source: str
+) -> None:
+    """A database URI in the shell or a ``.env`` (maybe production's) never reaches a test app, as in upstream."""
+    production = "postgresql+psycopg://app@db.example.com/production"
+    monkeypatch.chdir(tmp_path)
+    if source == "variable":
+        monkeypatch.setenv("SQLALCHEMY_DATABASE_URI", production)
+    else:
+        (tmp_path / ".env").write_text(f"SQLALCHEMY_DATABASE_URI={production}\n")
+
+    default = example_petstore.create_app("testing")
+    given = example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'given.sqlite'}")
+
+    assert default.config["SQLALCHEMY_DATABASE_URI"] == "sqlite:///:memory:"
+    assert given.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'given.sqlite'}"
+    assert "SQLALCHEMY_DATABASE_URI from the environment is ignored in 'testing'" in caplog.text
+    assert "production" not in caplog.text
+
+
+def test_unhandled_error_in_testing_is_the_json_500_a_client_gets(tmp_path: Path) -> None:
+    """In ``testing``, as upstream's, a view's bug answers the JSON 500 rather than raising into the test."""
+    app = example_petstore.create_app("testing")
+    app.add_url_rule("/boom", "boom", lambda: 1 // 0)
+
+    response = app.test_client().get("/boom")
+
+    assert response.status_code == 500
+    assert response.json is not None and response.json["code"] == 500
+
+
 def test_trusted_hosts_from_the_environment_refuse_other_hosts_with_json(monkeypatch: pytest.MonkeyPatch) -> None:
     """TRUSTED_HOSTS is a comma list; a request naming another host is a JSON 400, a listed one (any port) is served."""
     monkeypatch.setenv("TRUSTED_HOSTS", "pets.example.com, .example.org")
@@ -427,7 +459,7 @@ def test_spec_servers_are_relative_then_service_urls() -> None:
         ("JWT_DECODE_AUDIENCE", "pets"),
         ("SQLALCHEMY_ECHO", True),
         ("JSON_SORT_KEYS", True),
-        ("PROPAGATE_EXCEPTIONS", False),
+        ("PROPAGATE_EXCEPTIONS", True),
     ],
 )
 def test_library_setting_passed_as_keyword_lands_in_config(key: str, value: Any) -> None:

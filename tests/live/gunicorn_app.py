@@ -1,14 +1,16 @@
-"""The petstore with a slow route, for tests that serve it with gunicorn; its settings come from the environment."""
+"""The petstore with a slow route, for tests that serve it with gunicorn; its settings come from the environment,
+but for its database, which ``testing`` takes only from ``create_app``."""
 
 from __future__ import annotations
 
+import os
 import time
 
 from flask import request
 
 import example_petstore
 
-app = example_petstore.create_app("testing")
+app = example_petstore.create_app("testing", SQLALCHEMY_DATABASE_URI=os.environ["SQLALCHEMY_DATABASE_URI"])
 
 
 @app.get("/slow")
