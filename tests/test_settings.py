@@ -212,10 +212,13 @@ def test_testing_takes_its_database_only_from_create_app(
     assert "production" not in caplog.text
 
 
-def test_unhandled_error_in_testing_is_the_json_500_a_client_gets(tmp_path: Path) -> None:
+def test_unhandled_error_in_testing_is_the_json_500_a_client_gets() -> None:
     """In ``testing``, as upstream's, a view's bug answers the JSON 500 rather than raising into the test."""
     app = example_petstore.create_app("testing")
-    app.add_url_rule("/boom", "boom", lambda: 1 // 0)
+
+    @app.get("/boom")
+    def boom() -> str:
+        return str(1 // 0)
 
     response = app.test_client().get("/boom")
 
