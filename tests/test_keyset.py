@@ -569,9 +569,14 @@ def test_numbered_pages_sorted_on_an_expression_still_work(keyset_app: Flask) ->
 
 @pytest.mark.parametrize("path", ["/keyset/items", "/keyset/items-both"])
 def test_keyset_refuses_a_sort_on_an_expression(keyset_app: Flask, path: str) -> None:
-    """A keyset page of a query ordered by an expression is a programming error the developer sees at once."""
+    """A keyset page of a query ordered by an expression is a programming error: a 500 to the client, and the
+    TypeError itself where exceptions propagate (a test run with ``PROPAGATE_EXCEPTIONS``)."""
     _add_items(keyset_app)
 
+    answered = keyset_app.test_client().get(f"{path}?page_size=2&sort=label-lower")
+    keyset_app.config["PROPAGATE_EXCEPTIONS"] = True
+
+    assert answered.status_code == 500
     with pytest.raises(TypeError, match="ordered by its columns"):
         keyset_app.test_client().get(f"{path}?page_size=2&sort=label-lower")
 
