@@ -58,11 +58,7 @@ class Query(flask_sqlalchemy.query.Query):
             werkzeug.exceptions.NotFound: No such row.
         """
         # Session.get rather than the legacy Query.get, which warns under SQLAlchemy 2.
-        entity: Any = self.column_descriptions[0]["entity"]
-        item = self.session.get(entity, ident)
-        if item is None:
-            abort(HTTPStatus.NOT_FOUND, description or _no_such(entity, ident))
-        return item
+        return _get_or_404(self.session, self.column_descriptions[0]["entity"], ident, description)
 
     def first_or_404(self, description: str | None = None) -> Any:
         """Like ``first``, but abort with 404 when the query finds nothing.
@@ -70,10 +66,7 @@ class Query(flask_sqlalchemy.query.Query):
         Raises:
             werkzeug.exceptions.NotFound: No row matches.
         """
-        item = self.first()
-        if item is None:
-            abort(HTTPStatus.NOT_FOUND, description or _none_matches(self))
-        return item
+        return _found_or_404(self.first(), self, description)
 
     def one_or_404(self, description: str | None = None) -> Any:
         """Like ``one``, but abort with 404 unless exactly one row matches.
@@ -92,25 +85,32 @@ class SQLAlchemy(flask_sqlalchemy.SQLAlchemy):
 
     def get_or_404(self, entity: Any, ident: Any, *, description: str | None = None, **kwargs: Any) -> Any:
         """Like ``session.get``, but abort with 404 when no row has that primary key."""
-        item = self.session.get(entity, ident, **kwargs)
-        if item is None:
-            abort(HTTPStatus.NOT_FOUND, description or _no_such(entity, ident))
-        return item
+        return _get_or_404(self.session, entity, ident, description, **kwargs)
 
     def first_or_404(self, statement: Any, *, description: str | None = None) -> Any:
         """Like ``session.execute(statement).scalar()``, but abort with 404 when nothing matches."""
-        item = self.session.execute(statement).scalar()
-        if item is None:
-            abort(HTTPStatus.NOT_FOUND, description or _none_matches(statement))
-        return item
+        return _found_or_404(self.session.execute(statement).scalar(), statement, description)
 
     def one_or_404(self, statement: Any, *, description: str | None = None) -> Any:
         """Like ``session.execute(statement).scalar_one()``, but abort with 404 unless exactly one row matches."""
         return _one_or_404(lambda: self.session.execute(statement).scalar_one(), statement, description)
 
 
-def _no_such(entity: Any, ident: Any) -> str:
-    return f"No {getattr(entity, '__name__', entity)} with id '{ident}' exists."
+def _get_or_404(session: Any, entity: Any, ident: Any, description: str | None, **kwargs: Any) -> Any:
+    """What ``Query.get_or_404`` and ``DB.get_or_404`` both do: ``session.get``, or a 404 naming the model and key."""
+    item = session.get(entity, ident, **kwargs)
+    if item is None:
+        abort(
+            HTTPStatus.NOT_FOUND, description or f"No {getattr(entity, '__name__', entity)} with id '{ident}' exists."
+        )
+    return item
+
+
+def _found_or_404(item: Any, statement: Any, description: str | None) -> Any:
+    """``item``, or a 404 saying nothing matches ``statement``: what both ``first_or_404`` do with their row."""
+    if item is None:
+        abort(HTTPStatus.NOT_FOUND, description or _none_matches(statement))
+    return item
 
 
 def _looked_for(statement: Any) -> str:
