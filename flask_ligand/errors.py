@@ -69,21 +69,24 @@ class ClientGenerationError(FlaskLigandError):
         self.retry_after = retry_after
 
 
+#: The members both error shapes have, documented once.
+_ERRORS_METADATA = {
+    "description": "Per-location, per-field validation messages.",
+    "example": {"json": {"name": ["Missing data for required field."]}},
+}
+_REQUEST_ID_METADATA = {
+    "description": "The request's id, also in the X-Request-ID header and the service's log.",
+}
+
+
 class ErrorSchema(ma.Schema):
     """The body of every error response; used to document it in OpenAPI."""
 
     code = ma.fields.Integer(required=True, metadata={"description": "The HTTP status code."})
     status = ma.fields.String(required=True, metadata={"description": "The HTTP reason phrase."})
     message = ma.fields.String(required=True, metadata={"description": "What went wrong, for a human."})
-    errors = ma.fields.Dict(
-        metadata={
-            "description": "Per-location, per-field validation messages.",
-            "example": {"json": {"name": ["Missing data for required field."]}},
-        }
-    )
-    request_id = ma.fields.String(
-        metadata={"description": "The request's id, also in the X-Request-ID header and the service's log."}
-    )
+    errors = ma.fields.Dict(metadata=_ERRORS_METADATA)
+    request_id = ma.fields.String(metadata=_REQUEST_ID_METADATA)
 
 
 class ProblemDetailsSchema(ma.Schema):
@@ -102,15 +105,8 @@ class ProblemDetailsSchema(ma.Schema):
     instance = ma.fields.String(metadata={"description": "The path of the request that failed."})
     code = ma.fields.Integer(required=True, metadata={"description": "The HTTP status code, as in the default shape."})
     message = ma.fields.String(required=True, metadata={"description": "The same as 'detail'."})
-    errors = ma.fields.Dict(
-        metadata={
-            "description": "Per-location, per-field validation messages.",
-            "example": {"json": {"name": ["Missing data for required field."]}},
-        }
-    )
-    request_id = ma.fields.String(
-        metadata={"description": "The request's id, also in the X-Request-ID header and the service's log."}
-    )
+    errors = ma.fields.Dict(metadata=_ERRORS_METADATA)
+    request_id = ma.fields.String(metadata=_REQUEST_ID_METADATA)
 
 
 def quoted(value: str) -> str:
