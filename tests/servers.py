@@ -1,4 +1,5 @@
-"""Real servers on 127.0.0.1 for tests that must go through a socket, not the test client."""
+"""Real servers on 127.0.0.1 for tests that must go through a socket, not the test client, and real processes of the
+repository's commands (gunicorn, ``flask``)."""
 
 from __future__ import annotations
 
@@ -176,7 +177,7 @@ def gunicorn(
     """
     port = free_port()
     log = workdir / "gunicorn.log"
-    env = {**os.environ, "PYTHONPATH": str(_REPO_ROOT), **environ}
+    env = _process_environment(environ)
     command = [sys.executable, "-m", "gunicorn", "-c", str(_REPO_ROOT / "gunicorn.conf.py")]
     command += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), app]
     with log.open("wb") as output:
@@ -204,3 +205,19 @@ def gunicorn(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def run_flask(
+    *args: str, environ: Mapping[str, str], cwd: Path, program: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run ``flask <args>`` (or ``program <args>``, a service's own script) in a process of its own, as an operator
+    would, ``environ`` added to this process' environment with the repository on ``PYTHONPATH``; its output captured.
+    """
+    command = [*(program or (sys.executable, "-m", "flask")), *args]
+    return subprocess.run(
+        command, cwd=cwd, env=_process_environment(environ), capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _process_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(_REPO_ROOT), **environ}

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import stat
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ import flask_ligand
 from example_petstore import views
 from flask_ligand.extensions.database import DB
 from flask_ligand.testing import json_body
+from tests.servers import run_flask
 
 #: A package with no code of its own, so that Flask puts its instance folder in the test's ``tmp_path``.
 LOCAL_PACKAGE = "ligand_local_service"
@@ -251,18 +249,9 @@ def test_db_in_the_cli_environment_says_where_it_runs(make_app: AppFactory, argu
 
 def test_flask_command_whose_app_is_misconfigured_prints_the_reason_alone(tmp_path: Path) -> None:
     """The release step on a misconfigured ``prod`` fails with the settings to fix, exit status 1, and no traceback."""
-    environment = {**os.environ, "FLASK_APP": "example_petstore.app", "FLASK_ENV": "prod"}
-    environment["PYTHONPATH"] = str(Path(example_petstore.__file__).resolve().parent.parent)
+    environment = {"FLASK_APP": "example_petstore.app", "FLASK_ENV": "prod"}
 
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "db", "upgrade"],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_flask("db", "upgrade", environ=environment, cwd=tmp_path)
 
     assert result.returncode == 1
     assert result.stderr.startswith("Error: The 'prod' environment requires these settings, missing or empty:")

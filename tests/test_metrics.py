@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import example_petstore
 from tests.conftest import REPO_ROOT, HeadersFactory
+from tests.servers import run_flask
 
 
 @pytest.fixture
@@ -126,8 +124,6 @@ def test_a_command_outside_gunicorn_makes_the_shared_metrics_directory(database_
     """``flask db upgrade`` as a release step, where no gunicorn made ``PROMETHEUS_MULTIPROC_DIR``, still runs."""
     shared = tmp_path / "not-made-yet" / "prometheus"
     environment = {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
         "PROMETHEUS_MULTIPROC_DIR": str(shared),  # read by prometheus_client when imported: a process of its own
         "SQLALCHEMY_DATABASE_URI": database_uri,
         "FLASK_APP": "example_petstore.app",
@@ -136,15 +132,7 @@ def test_a_command_outside_gunicorn_makes_the_shared_metrics_directory(database_
         "LOG_LEVEL": "WARNING",
     }
 
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "db", "upgrade"],
-        cwd=REPO_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_flask("db", "upgrade", environ=environment, cwd=REPO_ROOT)
 
     assert result.returncode == 0, result.stderr
     assert shared.is_dir()

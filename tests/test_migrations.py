@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -26,6 +24,7 @@ from flask_ligand.extensions.database import DB
 from flask_ligand.testing import created_app, json_body
 from tests import pg
 from tests.conftest import MIGRATIONS_DIR, HeadersFactory
+from tests.servers import run_flask
 
 #: The revision that creates the pet table, before pets had a version.
 FIRST_REVISION = "59af50ffd2a5"
@@ -282,9 +281,8 @@ def test_flask_db_commands_in_local_do_not_upgrade_first(tmp_path: Path, command
     database = tmp_path / "local.db"
     script = tmp_path / "manage.py"
     script.write_text(_MANAGE_SCRIPT)
-    program = [sys.executable, "-m", "flask"] if command == "flask" else [sys.executable, str(script)]
+    program = () if command == "flask" else (sys.executable, str(script))
     environment = {
-        **os.environ,
         "FLASK_APP": "example_petstore.app",
         "FLASK_ENV": "local",
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
@@ -292,15 +290,7 @@ def test_flask_db_commands_in_local_do_not_upgrade_first(tmp_path: Path, command
     }
 
     def flask(*args: str) -> str:
-        result = subprocess.run(
-            [*program, *args],
-            cwd=MIGRATIONS_DIR.parent,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = run_flask(*args, environ=environment, cwd=MIGRATIONS_DIR.parent, program=program)
         assert result.returncode == 0, result.stderr
         return result.stdout + result.stderr
 
