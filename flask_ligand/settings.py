@@ -117,6 +117,7 @@ ENV_SETTINGS: Mapping[str, Callable[[str, str], Any]] = {
     "LOG_QUIET_PATHS": _as_list,
     "REQUEST_ID_TRUSTED_PROXIES": _as_list,
     "HEALTH_TIMEOUT": _as_int,
+    "HEALTH_MIGRATIONS": _as_bool,
     "HEALTH_IN_OPENAPI": _as_bool,
     "METRICS_ENABLED": _as_bool,
     "METRICS_PATH": _as_str,
@@ -202,6 +203,7 @@ _COMMON_DEFAULTS: Mapping[str, Any] = {
     "LOG_QUIET_PATHS": ["/health/", "/metrics"],
     "REQUEST_ID_TRUSTED_PROXIES": ["127.0.0.1", "::1"],
     "HEALTH_TIMEOUT": 2,
+    "HEALTH_MIGRATIONS": True,
     "HEALTH_IN_OPENAPI": False,
     "METRICS_ENABLED": True,
     "METRICS_PATH": "/metrics",
@@ -279,6 +281,8 @@ ENVIRONMENTS: Mapping[str, Environment] = {
             "ALLOWED_ROLES": ["user", "admin"],
             "SQLALCHEMY_DATABASE_URI": "sqlite:///:memory:",
             "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=5),
+            # Test databases are usually made from the models (DB.create_all), which records no migration.
+            "HEALTH_MIGRATIONS": False,
         },
         dev_tokens=True,
         # A test suite's database is the one it passes, never the one a shell or a .env names (it may be

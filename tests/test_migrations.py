@@ -42,13 +42,13 @@ def _restore_root_logger() -> Iterator[None]:
     root.setLevel(level)
 
 
-def migrating_app(database_uri: str) -> AbstractContextManager[Flask]:
+def migrating_app(database_uri: str, **settings: Any) -> AbstractContextManager[Flask]:
     """The petstore in ``testing`` on the database at ``database_uri``, whose schema is left to the migrations."""
     return created_app(
         example_petstore.create_app,
         create_tables=False,
         SQLALCHEMY_DATABASE_URI=database_uri,
-        DB_MIGRATION_DIR=str(MIGRATIONS_DIR),
+        **{"DB_MIGRATION_DIR": str(MIGRATIONS_DIR), **settings},
     )
 
 
@@ -303,3 +303,60 @@ def test_flask_db_commands_in_local_do_not_upgrade_first(tmp_path: Path, command
     flask("routes")  # any other command makes the app as a service would, upgrading it
 
     assert "(head)" in flask("db", "current")
+
+
+def _readiness(app: Flask) -> tuple[int, dict[str, Any]]:
+    response = app.test_client().get("/health/ready")
+    assert response.json is not None
+    return response.status_code, response.json["checks"]
+
+
+def test_readiness_fails_until_the_schema_has_every_migration_of_the_release(database_uri: str) -> None:
+    """With ``HEALTH_MIGRATIONS``, ``/health/ready`` is a 503 naming the missing revision until ``db upgrade`` ran:
+    a release whose code needs the new columns takes no traffic before its migrations."""
+    with migrating_app(database_uri, HEALTH_MIGRATIONS=True) as app:
+        status, checks = _readiness(app)
+        assert status == 503
+        assert checks["database"]["status"] == "pass"
+        assert checks["migrations"]["status"] == "fail"
+        assert checks["migrations"]["output"] == (
+            "The database schema lacks this release's migration 97c69761fce0 (it has none applied): run "
+            "'flask db upgrade'."
+        )
+
+        flask_db(app, "upgrade", "121a121b2ef0")
+        status, checks = _readiness(app)
+        assert status == 503
+        assert checks["migrations"]["output"] == (
+            "The database schema lacks this release's migration 97c69761fce0 (it is at 121a121b2ef0): run "
+            "'flask db upgrade'."
+        )
+
+        flask_db(app, "upgrade")
+        status, checks = _readiness(app)
+        assert status == 200
+        assert checks["migrations"]["status"] == "pass"
+
+
+def test_readiness_passes_on_a_schema_a_later_release_migrated(database_uri: str) -> None:
+    """A revision this release does not know was written by a later one (a rolling deploy): the schema is ahead."""
+    with migrating_app(database_uri, HEALTH_MIGRATIONS=True) as app:
+        flask_db(app, "upgrade")
+        with app.app_context(), DB.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE alembic_version SET version_num = 'a1b2c3d4e5f6'"))
+
+        status, checks = _readiness(app)
+
+    assert status == 200
+    assert checks["migrations"]["status"] == "pass"
+
+
+def test_readiness_leaves_the_migrations_alone_when_off_or_without_a_migrations_folder(
+    database_uri: str, tmp_path: Path
+) -> None:
+    """``testing`` turns the check off (its tables come from the models); a service without migrations has none."""
+    with migrating_app(database_uri) as app:
+        assert app.config["HEALTH_MIGRATIONS"] is False
+        assert set(_readiness(app)[1]) == {"database"}
+    with migrating_app(database_uri, HEALTH_MIGRATIONS=True, DB_MIGRATION_DIR=str(tmp_path / "none")) as app:
+        assert set(_readiness(app)[1]) == {"database"}

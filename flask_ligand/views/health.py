@@ -1,7 +1,8 @@
 """``/health/live`` and ``/health/ready``: what an orchestrator asks before sending traffic or restarting a process.
 
-Liveness says the process answers; readiness says its neighbours do: the database, and the identity provider's keys
-when ``OIDC_DISCOVERY_URL`` is set. Each neighbour is asked within ``HEALTH_TIMEOUT`` seconds, in a thread of its
+Liveness says the process answers; readiness says its neighbours do: the database, its schema's migrations (when
+``DB_MIGRATION_DIR`` exists and ``HEALTH_MIGRATIONS`` is on), and the identity provider's keys when
+``OIDC_DISCOVERY_URL`` is set. Each neighbour is asked within ``HEALTH_TIMEOUT`` seconds, in a thread of its
 own, so a hung connection makes the probe fail in time instead of hanging it. Probes arriving during a check share
 it; while a hung check is still running, later probes fail at once rather than piling up threads. The answers never
 include error texts, which may name hosts or users: those go to the log.
@@ -10,6 +11,7 @@ include error texts, which may name hosts or users: those go to the log.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +54,10 @@ class HealthSchema(ma.Schema):
     checks = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.Nested(CheckSchema), metadata={"description": "Each neighbour."}
     )
+
+
+class NotReady(Exception):
+    """A check's finding that may be shown in the probe's answer, unlike a driver's error text."""
 
 
 @dataclass
@@ -103,6 +109,9 @@ class _BoundedCheck:
         with self._app.app_context():
             try:
                 self._check()
+            except NotReady as exc:
+                _LOG.warning("Readiness check '%s' failed: %s", self.name, exc)
+                run.outcome["output"] = str(exc)
             except Exception:  # any failure of a neighbour means "not ready"; it is logged
                 _LOG.warning("Readiness check '%s' failed.", self.name, exc_info=True)
                 run.outcome["output"] = f"The {self.name.replace('_', ' ')} is unavailable; see the service's log."
@@ -115,6 +124,9 @@ def init_app(app: Flask, api: Api) -> None:
     checks = []
     if "sqlalchemy" in app.extensions:
         checks.append(_BoundedCheck(app, "database", _check_database))
+        migration_dir = app.config["DB_MIGRATION_DIR"]
+        if app.config["HEALTH_MIGRATIONS"] and os.path.isdir(migration_dir):
+            checks.append(_BoundedCheck(app, "migrations", _MigrationsCheck(os.path.abspath(migration_dir))))
     if app.config.get("OIDC_DISCOVERY_URL"):
         checks.append(_BoundedCheck(app, "identity_provider", _check_identity_provider))
     app.extensions[_EXTENSION_KEY] = checks
@@ -150,6 +162,55 @@ def _check_database() -> None:
 
     with DB.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+class _MigrationsCheck:
+    """The database's schema has every migration of this release: it is at ``DB_MIGRATION_DIR``'s head, or past it.
+
+    A release whose code needs a column its migrations add must not take traffic before ``flask db upgrade`` has
+    run: its requests would fail on the missing column. A revision this release does not know was written by a
+    later release, whose migrations keep the schema working for this one during a rolling deploy (expand, then
+    contract), so a schema ahead of this release passes.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self._directory = directory
+        self._history: tuple[tuple[str, ...], dict[str, frozenset[str]]] | None = None
+
+    def __call__(self) -> None:
+        from alembic.runtime.migration import MigrationContext
+
+        from flask_ligand.extensions.database import DB
+
+        heads, ancestry = self._read_history()
+        with DB.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_heads()
+        if any(revision not in ancestry for revision in current):
+            return  # a later release migrated the schema
+        applied = frozenset().union(*(ancestry[revision] for revision in current))
+        missing = [head for head in heads if head not in applied]
+        if missing:
+            state = f"it is at {', '.join(current)}" if current else "it has none applied"
+            raise NotReady(
+                f"The database schema lacks this release's migration {', '.join(missing)} ({state}): run "
+                "'flask db upgrade'."
+            )
+
+    def _read_history(self) -> tuple[tuple[str, ...], dict[str, frozenset[str]]]:
+        # The scripts do not change while the service runs: read them at the first probe (which imports alembic,
+        # kept out of the service's start) and keep each revision with the revisions it includes.
+        if self._history is None:
+            from alembic.script import ScriptDirectory
+
+            script = ScriptDirectory(self._directory)
+            ancestry = {
+                revision.revision: frozenset(
+                    ancestor.revision for ancestor in script.iterate_revisions(revision.revision, "base")
+                )
+                for revision in script.walk_revisions()
+            }
+            self._history = tuple(script.get_heads()), ancestry
+        return self._history
 
 
 def _check_identity_provider() -> None:
