@@ -41,12 +41,12 @@ class Pets(MethodView):
     @BLP.response(200, PetSchema(many=True))
     @BLP.paginate(SQLCursorPage, keyset=True)
     def get(self, args: ListArguments) -> Any:
-        """List pets, filtered (exact `name`/`description`, `name__in`, `name__contains`, dates `__gte`/`__lte`) and
-        sorted (`sort=-created_at,name`).
+        """List pets, filtered and sorted.
 
-        Pages by number (`page`, `page_size`, `X-Pagination`), or by cursor: follow the `next`/`prev` links of the
-        `Link` header, whose cost does not grow with depth and which neither repeats nor skips a pet when others
-        are added or removed meanwhile.
+        Filters: exact `name` and `description`, `name__in`, `name__contains`, and dates with `__gte`/`__lte`.
+        Sorting: `sort=-created_at,name`. Pages by number (`page`, `page_size`, `X-Pagination`), or by cursor:
+        follow the `next`/`prev` links of the `Link` header, whose cost does not grow with depth and which neither
+        repeats nor skips a pet when others are added or removed meanwhile.
         """
         return args.apply(DB.select(Pet))
 

@@ -30,6 +30,20 @@ def test_protected_operations_require_the_bearer_scheme(client: FlaskClient) -> 
     assert "security" not in paths["/pets/"]["get"]
 
 
+def test_every_operation_has_a_one_line_summary(client: FlaskClient) -> None:
+    """Swagger UI and the generated clients show the summary as one line of plain text, so none spans lines."""
+    paths = json_body(client.get("/openapi/api-spec.json"))["paths"]
+    summaries = {
+        f"{method.upper()} {path}": operation.get("summary", "")
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if method != "parameters"
+    }
+
+    assert "GET /pets/" in summaries
+    assert {operation: summary for operation, summary in summaries.items() if not summary or "\n" in summary} == {}
+
+
 def test_error_schema_documents_the_json_error_shape(client: FlaskClient) -> None:
     """The documented error body has code, status and message, required, and optional errors and request_id."""
     schemas = json_body(client.get("/openapi/api-spec.json"))["components"]["schemas"]
