@@ -15,14 +15,17 @@ query schemas is a 422 naming it, rather than being silently ignored (which retu
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import marshmallow as ma
 from flask import current_app, has_request_context, request
-from sqlalchemy import Select, inspect
+from sqlalchemy import Select, inspect, or_
 from sqlalchemy.sql.elements import ColumnElement
+
+from flask_ligand.schemas import UTCDateTime
 
 #: The filter operators: ``exact`` is the field's own name, the others a ``__<operator>`` suffix (``name__in``).
 FilterOperator = Literal["exact", "in", "gte", "lte", "contains"]
@@ -38,6 +41,17 @@ _DESCRIPTIONS = {
     "lte": "Only items whose `{name}` is less than or equal to this value.",
     "contains": "Only items whose `{name}` contains this text, ignoring case.",
 }
+
+
+@dataclass(frozen=True)
+class FilterParameter:
+    """A query parameter filtering on a column: ``created_at__gte`` is ``created_at`` with ``gte``."""
+
+    name: str
+    attribute: str
+    operator: FilterOperator
+    #: The field writes whole seconds (``UTCDateTime``): a bound without a fraction stands for its whole second.
+    whole_seconds: bool = False
 
 
 @dataclass
@@ -105,7 +119,7 @@ class FilterSchemaOpts(ma.SchemaOpts):
         filters: Mapping[str, Iterable[FilterOperator]] = getattr(meta, "filters", {})
         sort: tuple[str, ...] = tuple(getattr(meta, "sort", ()))
         self.model: Any = None
-        self.filter_parameters: list[tuple[str, str, FilterOperator]] = []
+        self.filter_parameters: list[FilterParameter] = []
         if schema is None:
             if filters or sort:
                 raise TypeError("A FilterSchema's Meta needs `schema`, the model's AutoSchema, to filter or sort.")
@@ -131,7 +145,9 @@ class FilterSchemaOpts(ma.SchemaOpts):
                     raise TypeError(f"Unknown filter operator '{operator}': use one of {', '.join(FILTER_OPERATORS)}.")
                 parameter = field_name if operator == "exact" else f"{field_name}__{operator}"
                 generated[parameter] = _filter_field(source, operator, _DESCRIPTIONS[operator].format(name=field_name))
-                self.filter_parameters.append((parameter, attribute, operator))
+                self.filter_parameters.append(
+                    FilterParameter(parameter, attribute, operator, isinstance(source, UTCDateTime))
+                )
         for sort_name in sort:
             if sort_name not in columns:
                 raise TypeError(f"Cannot sort on '{sort_name}': it is not a column of {self.model.__name__}.")
@@ -175,9 +191,10 @@ class FilterSchema(ma.Schema):
     def make_list_arguments(self, data: dict[str, Any], **_: Any) -> ListArguments:
         """Turn the loaded filters and sort into :class:`ListArguments`."""
         arguments = ListArguments(order_by=data.get(SORT_PARAMETER) or [])
-        for parameter, attribute, operator in self.opts.filter_parameters:
-            if parameter in data:
-                arguments.conditions.append(_condition(getattr(self.opts.model, attribute), operator, data[parameter]))
+        for parameter in self.opts.filter_parameters:
+            if parameter.name in data:
+                column = getattr(self.opts.model, parameter.attribute)
+                arguments.conditions.append(_condition(column, parameter, data[parameter.name]))
         return arguments
 
 
@@ -197,7 +214,10 @@ def _filter_field(source: ma.fields.Field[Any], operator: FilterOperator, descri
     return copied
 
 
-def _condition(column: Any, operator: FilterOperator, value: Any) -> ColumnElement[bool]:
+def _condition(column: Any, parameter: FilterParameter, value: Any) -> ColumnElement[bool]:
+    operator = parameter.operator
+    if parameter.whole_seconds and operator in ("exact", "in", "lte"):
+        return _within_seconds(column, operator, value)
     if operator == "in":
         condition: ColumnElement[bool] = column.in_(value)
     elif operator == "gte":
@@ -210,6 +230,20 @@ def _condition(column: Any, operator: FilterOperator, value: Any) -> ColumnEleme
     else:
         condition = column == value
     return condition
+
+
+def _within_seconds(column: Any, operator: FilterOperator, value: Any) -> ColumnElement[bool]:
+    """A bound on a datetime the API writes to the second: ``2024-01-01T10:00:05Z`` is all of that second.
+
+    The stored value may have microseconds the client never saw: ``created_at__lte`` and ``created_at=`` with the
+    ``created_at`` a response gave must find that item. A bound with a fraction is taken exactly.
+    """
+    values: list[dt.datetime] = value if operator == "in" else [value]
+    ranges = []
+    for bound in values:
+        last = bound if bound.microsecond else bound.replace(microsecond=999_999)
+        ranges.append(column <= last if operator == "lte" else column.between(bound, last))
+    return ranges[0] if len(ranges) == 1 else or_(*ranges)
 
 
 def _other_query_parameters(schema: ma.Schema) -> set[str]:

@@ -287,3 +287,39 @@ def test_list_arguments_apply_to_a_select(app: Flask, add_pets: AddPets) -> None
         names = [pet.name for pet in DB.session.scalars(arguments.apply(select(Pet)))]
 
     assert names == ["Rex", "Max"]
+
+
+def test_a_time_the_api_wrote_bounds_its_whole_second(app: Flask, client: FlaskClient) -> None:
+    """The API writes datetimes to the second while the database keeps microseconds: ``created_at__lte`` with the
+    ``created_at`` a response gave finds that pet (and ``=``, ``__in`` too); a bound with a fraction is exact."""
+    stored = dt.datetime(2024, 1, 2, 3, 4, 5, 678_901, tzinfo=dt.UTC)
+    with app.app_context():
+        DB.session.add_all(
+            [
+                Pet(name="Rex", created_at=stored),
+                Pet(name="Max", created_at=stored + dt.timedelta(seconds=1)),
+                Pet(name="Bella", created_at=stored - dt.timedelta(seconds=1)),
+            ]
+        )
+        DB.session.commit()
+    shown = next(pet["created_at"] for pet in json_body(client.get("/pets/")) if pet["name"] == "Rex")
+    assert shown == "2024-01-02T03:04:05Z"
+
+    assert _names(client, created_at__lte=shown, sort="name") == ["Bella", "Rex"]
+    assert _names(client, created_at__gte=shown, created_at__lte=shown) == ["Rex"]
+    assert _names(client, created_at__lte="2024-01-02T03:04:05.5Z", sort="name") == ["Bella"]
+
+    class _ByTime(FilterSchema):
+        class Meta(FilterSchema.Meta):
+            schema = PetSchema
+            filters = {"created_at": ("exact", "in")}
+
+    def names(**query: Any) -> list[str]:
+        statement = _ByTime().load(query).apply(select(Pet.name).order_by(Pet.name))
+        with app.app_context():
+            return list(DB.session.scalars(statement))
+
+    assert names(created_at=shown) == ["Rex"]
+    assert names(created_at__in=[shown, "2024-01-02T03:04:06Z"]) == ["Max", "Rex"]
+    assert names(created_at="2024-01-02T03:04:05.678901Z") == ["Rex"]
+    assert names(created_at="2024-01-02T03:04:05.5Z") == []
