@@ -179,19 +179,11 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 
 def handle_integrity_error(error: IntegrityError) -> Response:
-    """Turn a constraint violation into a 409 without the SQL that caused it, naming the columns of a unique key."""
+    """Turn a constraint violation into a 409 without the SQL or values that caused it, naming the columns when the
+    database does."""
     _rollback_session()
     _LOG.info("Integrity error turned into 409: %s", _driver_message(error))
-    columns = _unique_key_columns(error)
-    if columns:
-        return error_response(
-            409,
-            f"The request conflicts with the stored data: another item already has the same {', '.join(columns)}.",
-        )
-    return error_response(
-        409,
-        "The request conflicts with the stored data: a uniqueness or reference constraint was violated.",
-    )
+    return error_response(409, f"The request conflicts with the stored data: {_conflict(error)}")
 
 
 def handle_stale_data_error(error: StaleDataError) -> Response:
@@ -284,8 +276,11 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(PoolTimeoutError, handle_database_unavailable)
 
 
-_UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
-_SQLITE_UNIQUE = "UNIQUE constraint failed: "
+# PostgreSQL's SQLSTATEs of integrity errors, and the constraint kinds that begin SQLite's messages.
+_UNIQUE_VIOLATION = "23505"
+_FOREIGN_KEY_VIOLATION = "23503"
+_NOT_NULL_VIOLATION = "23502"
+_SQLITE_STATES = {"UNIQUE": _UNIQUE_VIOLATION, "FOREIGN KEY": _FOREIGN_KEY_VIOLATION, "NOT NULL": _NOT_NULL_VIOLATION}
 #: How SQLite's ``OperationalError`` starts or ends when the statement, not the database, is at fault.
 _SQLITE_STATEMENT_ERRORS = ("no such table", "no such column", "no such function", "syntax error")
 
@@ -302,24 +297,41 @@ def _is_sqlite_statement_error(error: SQLAlchemyError) -> bool:
     )
 
 
-def _unique_key_columns(error: IntegrityError) -> list[str]:
-    """The columns of the unique key a write collided with, as the database reports them; none when it does not.
+def _conflict(error: IntegrityError) -> str:
+    """What the constraint a write broke says, in a client's terms: the columns, never the values or the table.
 
-    PostgreSQL says ``Key (name, owner_id)=(...) already exists.`` and SQLite ``UNIQUE constraint failed: pet.name``.
-    Only plain column names are kept: an expression index's key says nothing a client could act on.
+    PostgreSQL reports the kind of constraint (SQLSTATE) and, in its detail, the key: ``Key (name, owner_id)=(...)
+    already exists.``, ``Key (owner_id)=(...) is not present in table "owner".`` or ``Key (id)=(...) is still
+    referenced from table "pet".``. SQLite says ``UNIQUE constraint failed: pet.name``, ``NOT NULL constraint failed:
+    pet.owner_id`` and only ``FOREIGN KEY constraint failed``. Only plain column names are kept: an expression
+    index's key says nothing a client could act on.
     """
     original = error.orig
     diagnostic = getattr(original, "diag", None)
-    if diagnostic is not None:
-        if getattr(diagnostic, "sqlstate", None) != _UNIQUE_VIOLATION:  # psycopg 3's and psycopg2's
-            return []
-        key, separator, _values = (diagnostic.message_detail or "").removeprefix("Key (").partition(")=(")
-        names = key.split(",") if separator else []
+    if diagnostic is not None:  # psycopg 3's and psycopg2's
+        state = getattr(diagnostic, "sqlstate", None)
+        detail = diagnostic.message_detail or ""
+        key = _columns(detail.removeprefix("Key (").partition(")=(")[0].split(",")) if ")=(" in detail else []
+        column = _columns([getattr(diagnostic, "column_name", None) or ""])
     else:
-        message = str(original)
-        if not message.startswith(_SQLITE_UNIQUE):
-            return []
-        names = [name.rpartition(".")[2] for name in message.removeprefix(_SQLITE_UNIQUE).split(",")]
+        detail = ""
+        kind, _, names = str(original).partition(" constraint failed")
+        state = _SQLITE_STATES.get(kind)
+        key = column = _columns([name.rpartition(".")[2] for name in names.removeprefix(": ").split(",")])
+    if state == _UNIQUE_VIOLATION and key:
+        return f"another item already has the same {', '.join(key)}."
+    if state == _FOREIGN_KEY_VIOLATION:
+        if "is still referenced" in detail:
+            return "other items still refer to this one."
+        if key:
+            return f"{', '.join(key)} refers to an item that does not exist."
+        return "it refers to an item that does not exist, or other items still refer to the one it changes."
+    if state == _NOT_NULL_VIOLATION and column:
+        return f"{column[0]} cannot be empty."
+    return "it breaks a constraint of the stored data."
+
+
+def _columns(names: list[str]) -> list[str]:
     columns = [name.strip().strip('"') for name in names]
     return columns if columns and all(column.isidentifier() for column in columns) else []
 

@@ -9,9 +9,11 @@ from typing import Any
 
 import marshmallow as ma
 from marshmallow_sqlalchemy import ModelConverter, SQLAlchemyAutoSchema
+from marshmallow_sqlalchemy.fields import Related
+from sqlalchemy import inspect
 from sqlalchemy import types as sa_types
 
-from flask_ligand.extensions.database import Versioned
+from flask_ligand.extensions.database import DB, Versioned
 
 #: The datetime format of every response: ISO 8601 / RFC 3339 in UTC, to the second.
 ISO_8601_DATETIME_FMT = "%Y-%m-%dT%H:%M:%SZ"
@@ -51,8 +53,45 @@ class Schema(ma.Schema):
         unknown = ma.EXCLUDE
 
 
+class RelatedItem(Related):
+    """A relationship field (``include_relationships``): the related item's key in, the stored item loaded.
+
+    marshmallow-sqlalchemy's ``Related`` makes up a new item from a key no row has, which the commit then inserts
+    (or fails on): here that is a 422, as a reference to a missing item is in Django REST framework. A key of the
+    wrong type is a 422 too, rather than a query the database refuses.
+    """
+
+    default_error_messages = {"not_found": "No item has the key {value}."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, Mapping) and len(self.related_keys) == 1:
+            value = self._key_field.deserialize(value)
+        item = super()._deserialize(value, attr, data, **kwargs)  # type: ignore[no-untyped-call]
+        if not self.transient and inspect(item).transient:  # made up, not loaded
+            raise self.make_error("not_found", value=value)
+        return item
+
+    @cached_property
+    def _key_field(self) -> ma.fields.Field[Any]:
+        key_field = related_key_field(self)
+        assert key_field is not None  # one related key: checked before use
+        return key_field
+
+
+def related_key_field(field: Related) -> ma.fields.Field[Any] | None:
+    """The field of the single-column key a relationship field takes (``None`` for a composite key)."""
+    if len(field.related_keys) != 1:
+        return None
+    key = field.related_keys[0]  # the related model's primary key property, or the column named in ``columns``
+    key_field: ma.fields.Field[Any] = ModelConverter().column2field(key.columns[0] if hasattr(key, "columns") else key)
+    return key_field
+
+
 class _LigandModelConverter(ModelConverter):
     SQLA_TYPE_MAPPING = {**ModelConverter.SQLA_TYPE_MAPPING, sa_types.DateTime: UTCDateTime}
+
+    def _get_field_class_for_property(self, prop: Any) -> Any:
+        return RelatedItem if hasattr(prop, "direction") else super()._get_field_class_for_property(prop)
 
     def fields_for_model(self, model: Any, **kwargs: Any) -> Any:
         fields = super().fields_for_model(model, **kwargs)
@@ -66,13 +105,15 @@ class AutoSchema(SQLAlchemyAutoSchema):  # type: ignore[type-arg]
     """A schema generated from a SQLAlchemy model.
 
     Foreign keys are included, unknown fields are rejected (a 422), fields keep the model's order, datetimes are
-    ISO 8601 in UTC and ``None`` values are left out of responses.
+    ISO 8601 in UTC and ``None`` values are left out of responses. With ``include_relationships``, a relationship
+    is the related item's primary key, loaded through ``DB.session``: an unknown key is a 422.
     """
 
     class Meta:
         include_fk = True
         unknown = ma.RAISE
         model_converter = _LigandModelConverter
+        sqla_session = DB.session
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Typed only so that strict mypy accepts ``PetSchema()`` in users' code.

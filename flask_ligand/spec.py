@@ -17,11 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 import marshmallow as ma
 from apispec import BasePlugin
+from apispec.ext.marshmallow import MarshmallowPlugin, resolver
+from apispec.ext.marshmallow.common import MODIFIERS as _SCHEMA_MODIFIERS
 from flask import Response, current_app, request
+from marshmallow_sqlalchemy.fields import Related
 from werkzeug.routing import UUIDConverter
 
 from flask_ligand.errors import PROBLEM_JSON, ConfigurationError, ProblemDetailsSchema
 from flask_ligand.pagination import CursorField, PageSize, PaginationMetadataSchema
+from flask_ligand.schemas import related_key_field
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -89,9 +93,11 @@ class SpecMixin:
             )
         spec_kwargs = dict(spec_kwargs or {})
         spec_kwargs["extra_plugins"] = [*spec_kwargs.get("extra_plugins", ()), LigandPlugin(app)]
+        spec_kwargs.setdefault("marshmallow_plugin", MarshmallowPlugin(schema_name_resolver=_schema_name))  # type: ignore[arg-type]
         super().init_app(app, spec_kwargs=spec_kwargs)  # type: ignore[misc]
         self.spec.components.security_scheme(BEARER_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
         self.ma_plugin.converter.add_attribute_function(_page_size_range(app))
+        self.ma_plugin.converter.add_attribute_function(_related_key)
         self.register_field(CursorField, "string", None)
         uuid_converter = app.url_map.converters.get("uuid")
         if uuid_converter is not None and not issubclass(uuid_converter, UUIDConverter):
@@ -256,6 +262,35 @@ def _page_size_range(app: Flask) -> Callable[..., dict[str, Any]]:
         return {}
 
     return attributes
+
+
+def _schema_name(schema: type[ma.Schema] | ma.Schema) -> str | None:
+    """apispec's name for a schema, or none for an instance narrowed by ``only``, ``exclude``... (it is inlined).
+
+    A narrowed ``PetSchema(exclude=("owner",))`` nested in another schema would otherwise be a component of its own
+    named ``Pet`` or ``Pet1``, whichever apispec met first: the whole schema could become ``Pet1``, and a generated
+    client's class with it.
+    """
+    if isinstance(schema, ma.Schema) and _narrowed(schema):
+        return None
+    return resolver(schema)  # type: ignore[arg-type]
+
+
+def _narrowed(schema: ma.Schema) -> bool:
+    try:
+        plain = type(schema)()
+    except TypeError:  # a schema that needs arguments: keep apispec's name
+        return False
+    return any(getattr(schema, name) != getattr(plain, name) for name in _SCHEMA_MODIFIERS)
+
+
+def _related_key(converter: Any, field: ma.fields.Field[Any], **_: Any) -> dict[str, Any]:
+    """Document a relationship field (``include_relationships``) as the related item's key, not as ``{}``."""
+    key_field = related_key_field(field) if isinstance(field, Related) else None
+    if key_field is None:
+        return {}
+    key: dict[str, Any] = converter.field2property(key_field)
+    return {name: value for name, value in key.items() if name in ("type", "format", "maxLength", "pattern")}
 
 
 def _is_item(rule: Rule) -> bool:

@@ -20,6 +20,7 @@ from flask import Flask
 from flask_jwt_extended import create_access_token
 
 import example_petstore
+from example_petstore.models import Pet
 from flask_ligand.extensions.database import DB
 from flask_ligand.testing import created_app, json_body
 from tests import pg
@@ -360,3 +361,29 @@ def test_readiness_leaves_the_migrations_alone_when_off_or_without_a_migrations_
         assert set(_readiness(app)[1]) == {"database"}
     with migrating_app(database_uri, HEALTH_MIGRATIONS=True, DB_MIGRATION_DIR=str(tmp_path / "none")) as app:
         assert set(_readiness(app)[1]) == {"database"}
+
+
+def test_migrations_keep_the_rows_referring_to_a_table_they_copy(app: Flask, ligand_database_backend: str) -> None:
+    """Foreign keys are enforced on SQLite too, but not while Alembic migrates: batch mode copies the pet table and
+    drops the old one (the downgrade dropping ``version_id``), which would otherwise delete the rows referring to
+    it with ``ON DELETE CASCADE``. After migrating, in the same process, references are enforced again."""
+    key_type = "UUID" if ligand_database_backend == "postgresql" else "CHAR(32)"
+    flask_db(app, "upgrade")
+    with app.app_context():
+        DB.session.add(Pet(name="Rex"))
+        DB.session.commit()
+        with DB.engine.begin() as connection:
+            connection.execute(
+                sa.text(f"CREATE TABLE pet_tag (pet_id {key_type} NOT NULL REFERENCES pet (id) ON DELETE CASCADE)")
+            )
+            connection.execute(sa.text("INSERT INTO pet_tag (pet_id) SELECT id FROM pet"))
+
+    flask_db(app, "downgrade", FIRST_REVISION)
+    flask_db(app, "upgrade")
+
+    with app.app_context():
+        assert DB.session.scalar(sa.text("SELECT count(*) FROM pet_tag")) == 1
+        with pytest.raises(sa.exc.IntegrityError):
+            DB.session.execute(sa.text("INSERT INTO pet_tag (pet_id) VALUES (:id)"), {"id": uuid.uuid4().hex})
+            DB.session.commit()
+        DB.session.rollback()

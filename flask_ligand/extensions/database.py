@@ -39,6 +39,8 @@ _LOG = logging.getLogger(__name__)
 #: How ``MIGRATE`` is bound to every app (Flask-Migrate's defaults, said here because the stand-in repeats them).
 _MIGRATE_OPTIONS = {"render_as_batch": True, "compare_type": True}
 _MIGRATE_LOCK = threading.Lock()
+#: Whether a SQLite connection of the pool enforces foreign keys, in its record's ``info``.
+_FOREIGN_KEYS = "ligand_foreign_keys"
 
 #: Characters of a :class:`Versioned` row's version (a UUID4 in hex).
 VERSION_LENGTH = 32
@@ -236,6 +238,10 @@ def init_app(app: Flask) -> None:
             f"Config 'SQLALCHEMY_DATABASE_URI' uses the '{scheme}' dialect, whose driver '{exc.name}' is not "
             f"installed. Install it{hint}."
         ) from exc
+    with app.app_context():
+        for engine in DB.engines.values():
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "checkout", _sqlite_foreign_keys)
     migration_dir = app.config["DB_MIGRATION_DIR"]
     upgrading = bool(app.config["DB_AUTO_UPGRADE"])
     if upgrading and _running_flask_db():
@@ -253,6 +259,30 @@ def init_app(app: Flask) -> None:
         with app.app_context():
             with kept_logging_configuration():  # alembic's env.py would replace the service's log handlers
                 _flask_migrate().upgrade(directory=migration_dir)
+
+
+def _sqlite_foreign_keys(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Make SQLite enforce foreign keys, as PostgreSQL does, except while Alembic migrates (as Django does).
+
+    SQLite checks them only on connections that ask (``PRAGMA foreign_keys``), so a pet of a missing owner was stored
+    and ``ON DELETE`` was ignored. During a migration they stay off: batch mode copies a table, drops the old one and
+    renames the copy, and with enforcement the drop would delete or refuse the rows referring to it. The pragma is
+    set as a connection leaves the pool, outside any transaction (where SQLite would ignore it), when it changes.
+    """
+    wanted = not _alembic_migrating()
+    if record.info.get(_FOREIGN_KEYS) is not wanted:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA foreign_keys = {'ON' if wanted else 'OFF'}")
+        finally:
+            cursor.close()
+        record.info[_FOREIGN_KEYS] = wanted
+
+
+def _alembic_migrating() -> bool:
+    """Whether an Alembic environment (``env.py``: an upgrade, downgrade, autogenerate...) runs in this process."""
+    context = sys.modules.get("alembic.context")  # imported by every env.py, and never before a migration
+    return getattr(context, "_proxy", None) is not None  # the EnvironmentContext that env.py's ``context`` is
 
 
 #: Options of the ``flask`` command that take a value, to find the command name after them in ``sys.argv``.
