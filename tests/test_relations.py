@@ -81,6 +81,30 @@ class OwnerSchema(AutoSchema):
         model = Owner
 
 
+class OwnerRefSchema(AutoSchema):
+    class Meta(AutoSchema.Meta):
+        model = Owner
+
+
+class ToyWithOwnerSchema(AutoSchema):
+    owner = ma.fields.Nested(OwnerRefSchema, dump_only=True)
+
+    class Meta(AutoSchema.Meta):
+        model = Toy
+
+
+class LeashRefSchema(AutoSchema):
+    class Meta(AutoSchema.Meta):
+        model = Leash
+
+
+class OwnerWithLeashesSchema(AutoSchema):
+    leashes = ma.fields.Nested(LeashRefSchema, many=True, dump_only=True)
+
+    class Meta(AutoSchema.Meta):
+        model = Owner
+
+
 BLP = Blueprint("Relations", __name__, url_prefix="/", description="Owners and what refers to them.")
 
 
@@ -124,6 +148,29 @@ class ToyById(MethodView):
         ToySchema().merge(toy, data)
         DB.session.commit()
         return toy
+
+
+@BLP.route("toys/<int:toy_id>/with-owner")
+class ToyWithOwner(MethodView):
+    @BLP.arguments(ToySchema(partial=True))
+    @BLP.response(200, ToyWithOwnerSchema)
+    def patch(self, data: dict[str, Any], toy_id: int) -> Any:
+        toy = DB.get_or_404(Toy, toy_id)
+        assert toy.owner.name  # a rule that reads the owner before the change loads the relationship
+        ToySchema().merge(toy, data)
+        DB.session.commit()
+        return toy
+
+
+@BLP.route("owners/<int:owner_id>/leashes")
+class OwnerLeashes(MethodView):
+    @BLP.response(201, OwnerWithLeashesSchema)
+    def post(self, owner_id: int) -> Any:
+        owner = DB.get_or_404(Owner, owner_id)
+        assert len(owner.leashes) < 10  # a rule that reads the collection before the change loads it
+        DB.session.add(Leash(owner_id=owner_id))
+        DB.session.commit()
+        return owner
 
 
 @BLP.route("toys-by-relationship/")
@@ -271,3 +318,20 @@ def test_spec_names_each_schema_once_and_types_relationships(client: FlaskClient
     assert "owner_id" not in str(first_toy)
     assert "name" in str(first_toy)
     assert schemas["ToyByRelationship"]["properties"]["owner"]["type"] == "integer"
+
+
+def test_a_response_nests_the_relations_its_write_made(client: FlaskClient) -> None:
+    """Relationships loaded before a write are read again after its commit: moving a toy by ``owner_id`` answers
+    the new owner, and a leash added by ``owner_id`` is in its owner's list."""
+    ann, bob = _owner(client, "Ann"), _owner(client, "Bob")
+    toy = json_body(client.post("/toys/", json={"name": "Ball", "owner_id": ann}))
+
+    moved = client.patch(f"/toys/{toy['id']}/with-owner", json={"owner_id": bob})
+    first = client.post(f"/owners/{ann}/leashes")
+    second = client.post(f"/owners/{ann}/leashes")
+
+    assert moved.status_code == 200, moved.json
+    assert json_body(moved)["owner_id"] == json_body(moved)["owner"]["id"] == bob
+    assert json_body(moved)["owner"]["name"] == "Bob"
+    assert len(json_body(first)["leashes"]) == 1
+    assert len(json_body(second)["leashes"]) == 2

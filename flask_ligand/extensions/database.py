@@ -23,7 +23,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 from sqlalchemy import String, event
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound
-from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, declared_attr, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, Session, declared_attr, mapped_column
 from sqlalchemy_utils import force_auto_coercion
 
 from flask_ligand.errors import ConfigurationError, abort
@@ -199,6 +199,30 @@ def version_etag(item: object) -> str | None:
 _SESSION_OPTIONS = {"expire_on_commit": False}
 
 DB = SQLAlchemy(model_class=_Base, query_class=Query, session_options=_SESSION_OPTIONS)
+
+#: Loading strategies whose relationships cannot be loaded again on access, so are never expired.
+_NOT_RELOADABLE = frozenset({"raise", "raise_on_sql", "noload", "dynamic", "write_only"})
+
+
+@event.listens_for(DB.session, "after_commit")
+def _expire_loaded_relationships(session: Session) -> None:
+    """Read loaded relationships again after a commit, as ``expire_on_commit`` did; column values stay.
+
+    A loaded ``pet.owner`` is not changed by setting ``pet.owner_id``, nor ``owner.pets`` by adding a pet with that
+    ``owner_id``: a response nesting them would contradict the write it answers. Expiring a relationship only marks
+    it unloaded; the next access reads it, and a row gone meanwhile reads as ``None`` or is missing from the list.
+    """
+    for state in list(session.identity_map.all_states()):
+        item = state.obj()
+        if item is None:
+            continue
+        loaded = [
+            relationship.key
+            for relationship in state.mapper.relationships
+            if relationship.key in state.dict and relationship.lazy not in _NOT_RELOADABLE
+        ]
+        if loaded:
+            session.expire(item, loaded)
 
 
 @event.listens_for(DB.Model, "instrument_class", propagate=True)
