@@ -51,6 +51,11 @@ keepalive = 5
 # gunicorn's largest request line (its default, 4094, is half of nginx's): a list filtered by many values, or the
 # "next" link the service makes from one, must not get gunicorn's own plain-text 414.
 limit_request_line = 8190
+# The scheme a proxy forwards is the app's to read, with PROXY_FIX_X_PROTO (a count of proxies, like the other
+# PROXY_FIX_* settings). gunicorn's own reading trusts X-Forwarded-Proto, -Ssl and -Protocol from any peer in
+# FORWARDED_ALLOW_IPS (127.0.0.1 by default), ahead of the app's settings, and answers an HTML 400 when a client
+# behind a proxy on the same host sends two of them that disagree.
+secure_scheme_headers: dict[str, str] = {}
 # Signals (TERM to stop, HUP to reload) are all an orchestrator needs; no control socket in the home directory.
 control_socket_disable = True
 

@@ -6,6 +6,7 @@ import logging
 import traceback
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import quote
 
 import click
 import marshmallow as ma
@@ -36,6 +37,8 @@ PRECONDITION_FAILED_MESSAGE = (
 )
 #: The media type of an RFC 9457 problem details body, used for every error when ``ERRORS_PROBLEM_DETAILS`` is on.
 PROBLEM_JSON = "application/problem+json"
+#: Characters a URL path keeps as they are (RFC 3986's pchar and "/"); others are percent-encoded.
+_PATH_CHARACTERS = "/:@!$&'()*+,;=-._~"
 
 
 class FlaskLigandError(Exception):
@@ -142,7 +145,8 @@ def error_response(http_status: int, message: str, headers: dict[str, str] | Non
     if problem:
         body = {"type": "about:blank", "title": phrase, "status": int(http_status), "detail": message}
         if has_request_context():
-            body["instance"] = request.path
+            # The path the client asked for: with the prefix a proxy mounts the service under, percent-encoded.
+            body["instance"] = quote(request.script_root + request.path, safe=_PATH_CHARACTERS)
         body.update({"code": int(http_status), "message": message})
     body.update({key: value for key, value in extra.items() if value is not None})
     request_id = current_request_id()

@@ -121,3 +121,10 @@ def test_spec_documents_the_default_shape_without_the_setting(client: FlaskClien
 
     not_found = spec["components"]["responses"]["NOT_FOUND"]["content"]
     assert not_found == {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+
+def test_instance_is_the_path_the_client_asked_for(client: FlaskClient) -> None:
+    """Under a prefix a proxy mounts the service at (``SCRIPT_NAME``), the instance keeps it; it is a URI reference."""
+    body = assert_problem(client.get("/no/such thing", base_url="http://localhost/petstore"), 404)
+
+    assert body["instance"] == "/petstore/no/such%20thing"

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import example_petstore
 from flask_ligand.extensions.database import DB
-from tests.servers import Gunicorn, get
+from tests.servers import Gunicorn, get, request
 from tests.servers import gunicorn as serve_with_gunicorn
 
 WORKERS = 2
@@ -131,3 +131,18 @@ def _slow_in_progress(gunicorn: Gunicorn) -> bool:
             if sample.name == "http_requests_in_progress":
                 return sample.value >= 2
     return False
+
+
+def test_the_scheme_is_the_apps_to_read_not_gunicorns(gunicorn: Gunicorn) -> None:
+    """Scheme headers from a peer gunicorn trusts (127.0.0.1, a proxy on the same host) are left to the app, which
+    ignores them without ``PROXY_FIX_X_PROTO``: a client sending two that disagree gets the service's answer, not
+    gunicorn's HTML 400, and one claiming https does not make the service's URLs https."""
+    contradictory = {"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "off", "X-Forwarded-Protocol": "http"}
+
+    listed = request(gunicorn.url, "GET", "/pets/", headers=contradictory)
+    redirected = request(gunicorn.url, "GET", "/pets", headers={"X-Forwarded-Proto": "https"})
+
+    assert listed.status == 200
+    assert listed.body == []
+    assert redirected.status == 308
+    assert redirected.headers["Location"].startswith("http://127.0.0.1:")
