@@ -1,7 +1,9 @@
-"""The petstore behind a real nginx, configured with the block ``docs/deployment.md`` shows, terminating TLS.
+"""The petstore behind a real nginx, configured with the blocks ``docs/deployment.md`` shows, terminating TLS.
 
-The client connects from 127.0.0.2 and nginx from 127.0.0.1, so the address the service logs tells which one it
-believed. The service runs with ``PROXY_FIX_X_FOR``, ``PROXY_FIX_X_PROTO`` and ``PROXY_FIX_X_HOST`` at 1, as the page
+Each test runs twice: with the service at the root (``docs/examples/nginx-location.conf``) and mounted under
+``/petstore/`` (``docs/examples/nginx-prefix.conf``). The client connects from 127.0.0.2 and nginx from 127.0.0.1, so
+the address the service logs tells which one it believed. The service runs with ``PROXY_FIX_X_FOR``,
+``PROXY_FIX_X_PROTO`` and ``PROXY_FIX_X_HOST`` at 1, and ``PROXY_FIX_X_PREFIX`` at 1 under the prefix, as the page
 says, and trusts request ids from 127.0.0.1 (the default ``REQUEST_ID_TRUSTED_PROXIES``).
 """
 
@@ -38,7 +40,7 @@ from flask_ligand.testing import make_token
 from tests.conftest import REPO_ROOT
 from tests.servers import Answer, exchange, free_port, require, serve
 
-LOCATION_BLOCK = REPO_ROOT / "docs" / "examples" / "nginx-location.conf"
+EXAMPLES = REPO_ROOT / "docs" / "examples"
 PUBLIC_HOST = "pets.example.test"
 CLIENT_ADDRESS = "127.0.0.2"
 #: What a client may write in the headers the proxy is trusted for.
@@ -47,11 +49,23 @@ TIMEOUT = 30
 
 
 @dataclass(frozen=True)
+class Mount:
+    """A location block of ``docs/examples`` and the path it serves the service at (``""``: the root)."""
+
+    block: str
+    prefix: str
+
+
+@dataclass(frozen=True)
 class Proxy:
-    """nginx in front of the service: ``request()`` goes through it over TLS, from ``CLIENT_ADDRESS``."""
+    """nginx in front of the service: ``request()`` goes through it over TLS, from ``CLIENT_ADDRESS``.
+
+    Paths are the public ones: the service's own, after ``prefix``.
+    """
 
     port: int
     certificate: Path
+    prefix: str
 
     def request(self, method: str, path: str, body: bytes | None = None, **headers: str) -> Answer:
         context = ssl.create_default_context(cafile=str(self.certificate))
@@ -62,8 +76,16 @@ class Proxy:
         return exchange(connection, method, path, body, {"Host": PUBLIC_HOST, **FORGED, **headers})
 
 
+@pytest.fixture(
+    params=[Mount("nginx-location.conf", ""), Mount("nginx-prefix.conf", "/petstore")], ids=["root", "prefix"]
+)
+def mount(request: pytest.FixtureRequest) -> Mount:
+    mount: Mount = request.param
+    return mount
+
+
 @pytest.fixture
-def service(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+def service(mount: Mount, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     """The petstore as configured behind one proxy; it shares the session's client cache (tests/test_clientgen.py)."""
     cache = tmp_path_factory.getbasetemp() / "openapi-clients"
     cache.mkdir(exist_ok=True)
@@ -74,6 +96,7 @@ def service(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Flask:
         PROXY_FIX_X_FOR=1,
         PROXY_FIX_X_PROTO=1,
         PROXY_FIX_X_HOST=1,
+        PROXY_FIX_X_PREFIX=1 if mount.prefix else 0,
     )
     with app.app_context():
         DB.create_all()
@@ -81,19 +104,20 @@ def service(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Flask:
 
 
 @pytest.fixture
-def proxy(service: Flask, tmp_path: Path) -> Iterator[Proxy]:
+def proxy(mount: Mount, service: Flask, tmp_path: Path) -> Iterator[Proxy]:
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
     require(nginx is not None, "nginx is not installed, so the reverse proxy cannot be tried")
     assert nginx is not None
     certificate, key = _self_signed(tmp_path)
-    with serve(service) as upstream, _nginx(nginx, tmp_path, upstream, certificate, key) as port:
-        yield Proxy(port, certificate)
+    location = (EXAMPLES / mount.block).read_text()
+    with serve(service) as upstream, _nginx(nginx, tmp_path, location, upstream, certificate, key) as port:
+        yield Proxy(port, certificate, mount.prefix)
 
 
 def test_the_service_believes_the_proxy_not_the_client(proxy: Proxy, caplog: pytest.LogCaptureFixture) -> None:
     """The log has the client's address, the response nginx's request id; the client's forged values are ignored."""
     with caplog.at_level(logging.INFO, logger="flask_ligand.request"):
-        answer = proxy.request("GET", "/pets/")
+        answer = proxy.request("GET", f"{proxy.prefix}/pets/")
 
     request_id = answer.headers["X-Request-ID"]
     (started,) = [line for line in _request_lines(caplog) if line["event"] == "request started"]
@@ -102,25 +126,61 @@ def test_the_service_believes_the_proxy_not_the_client(proxy: Proxy, caplog: pyt
     assert (started["remote_addr"], started["request_id"]) == (CLIENT_ADDRESS, request_id)
 
 
-def test_writes_with_a_token_pass_through(proxy: Proxy, service: Flask) -> None:
-    token = make_token(service, ["user"])
+def test_a_new_pets_location_is_its_public_path(proxy: Proxy, service: Flask) -> None:
+    """A write with a token passes through; the 201's ``Location`` is relative to the host and works through nginx."""
+    created = _create_pet(proxy, service, "Proxied")
 
-    created = proxy.request(
-        "POST", "/pets/", json.dumps({"name": "Proxied"}).encode(), Authorization=f"Bearer {token}", **_JSON
-    )
+    location = created.headers["Location"]
+    assert location.startswith(f"{proxy.prefix}/pets/"), location
+    assert proxy.request("GET", location).body["name"] == "Proxied"
 
-    assert created.status == 201, created.body
-    assert proxy.request("GET", created.headers["Location"]).body["name"] == "Proxied"
+
+def test_the_next_link_is_a_public_path(proxy: Proxy, service: Flask) -> None:
+    """The ``Link`` header's ``next`` page is relative to the host and works through nginx."""
+    for name in ("First", "Second"):
+        _create_pet(proxy, service, name)
+
+    first = proxy.request("GET", f"{proxy.prefix}/pets/?page_size=1")
+    (next_url,) = re.findall(r'<([^>]*)>; rel="next"', first.headers["Link"])
+    second = proxy.request("GET", next_url)
+
+    assert next_url.startswith(f"{proxy.prefix}/pets/?"), next_url
+    assert second.status == 200, second.body
+    assert sorted(pet["name"] for pet in first.body + second.body) == ["First", "Second"]
+
+
+def test_a_missing_slash_redirects_to_the_public_url(proxy: Proxy) -> None:
+    """Routing's redirect (``/pets`` to ``/pets/``), an absolute URL, names the public scheme, host and path."""
+    answer = proxy.request("GET", f"{proxy.prefix}/pets")
+
+    assert answer.status == 308
+    assert answer.headers["Location"] == f"https://{PUBLIC_HOST}{proxy.prefix}/pets/"
+
+
+def test_swagger_ui_loads_its_files_and_the_spec_through_the_proxy(proxy: Proxy) -> None:
+    """Every script, stylesheet and icon of the page, and the spec it starts from, are public paths that answer 200;
+    the spec's relative server is the public path too, so "Try it out" goes through nginx."""
+    page = proxy.request("GET", f"{proxy.prefix}/apidocs")
+    html = page.body.decode()
+    (settings,) = re.findall(r'<script id="flask-ligand-docs-config" type="application/json">(.*?)</script>', html)
+    spec_url = json.loads(settings)["specUrl"]
+    urls = [*re.findall(r'(?:src|href)="([^"]*)"', html), spec_url]
+
+    assert page.status == 200
+    assert len(urls) == 5, urls  # icon, stylesheet, Swagger UI, its start script, the spec
+    assert all(url.startswith(f"{proxy.prefix}/") for url in urls), urls
+    assert {url: proxy.request("GET", url).status for url in urls} == dict.fromkeys(urls, 200)
+    assert proxy.request("GET", spec_url).body["servers"][0]["url"] == f"{proxy.prefix}/"
 
 
 def test_links_the_service_makes_are_https_on_the_public_host(proxy: Proxy) -> None:
-    """A generated client's download link, the service's one absolute URL, is the public one and works."""
+    """A generated client's download link, an absolute URL, is the public one and works."""
     require(shutil.which("java") is not None, "Java is not installed, so the OpenAPI Generator cannot run")
 
-    link = proxy.request("GET", "/openapi/python/").body["link"]
+    link = proxy.request("GET", f"{proxy.prefix}/openapi/python/").body["link"]
     download = proxy.request("GET", link.removeprefix(f"https://{PUBLIC_HOST}"))
 
-    assert link.startswith(f"https://{PUBLIC_HOST}/openapi/")
+    assert link.startswith(f"https://{PUBLIC_HOST}{proxy.prefix}/openapi/")
     assert download.status == 200
     assert download.headers["Content-Type"] == "application/zip"
 
@@ -130,7 +190,7 @@ def test_a_body_over_the_limit_gets_the_services_json_413(proxy: Proxy, service:
     body = b'{"name": "' + b"x" * service.config["MAX_CONTENT_LENGTH"] + b'"}'
     token = make_token(service, ["user"])
 
-    answer = proxy.request("POST", "/pets/", body, Authorization=f"Bearer {token}", **_JSON)
+    answer = proxy.request("POST", f"{proxy.prefix}/pets/", body, Authorization=f"Bearer {token}", **_JSON)
 
     assert answer.status == 413
     assert isinstance(answer.body, dict), answer.body  # not nginx's HTML page
@@ -139,6 +199,15 @@ def test_a_body_over_the_limit_gets_the_services_json_413(proxy: Proxy, service:
 
 
 _JSON = {"Content-Type": "application/json"}
+
+
+def _create_pet(proxy: Proxy, service: Flask, name: str) -> Answer:
+    token = make_token(service, ["user"])
+    created = proxy.request(
+        "POST", f"{proxy.prefix}/pets/", json.dumps({"name": name}).encode(), Authorization=f"Bearer {token}", **_JSON
+    )
+    assert created.status == 201, created.body
+    return created
 
 
 def _request_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
@@ -171,10 +240,10 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
 
 
 @contextmanager
-def _nginx(nginx: str, folder: Path, upstream: str, certificate: Path, key: Path) -> Iterator[int]:
-    """Run nginx in the foreground with ``LOCATION_BLOCK`` proxying to ``upstream``; yield its TLS port."""
+def _nginx(nginx: str, folder: Path, location: str, upstream: str, certificate: Path, key: Path) -> Iterator[int]:
+    """Run nginx in the foreground with the ``location`` block, proxying to ``upstream``; yield its TLS port."""
     port = free_port()
-    location = LOCATION_BLOCK.read_text().replace("http://127.0.0.1:8000", upstream)
+    location = location.replace("http://127.0.0.1:8000", upstream)
     # As root, nginx's workers would switch to an unprivileged user that cannot enter the test's folder.
     user = "user root;" if os.geteuid() == 0 else ""
     config = folder / "nginx.conf"
