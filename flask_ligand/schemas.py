@@ -13,6 +13,7 @@ from marshmallow_sqlalchemy.fields import Related
 from sqlalchemy import inspect
 from sqlalchemy import types as sa_types
 
+from flask_ligand.converting import SQLALCHEMY_UTILS_FIELDS
 from flask_ligand.extensions.database import DB, Versioned
 
 #: The datetime format of every response: ISO 8601 / RFC 3339 in UTC, to the second.
@@ -88,7 +89,7 @@ def related_key_field(field: Related) -> ma.fields.Field[Any] | None:
 
 
 class _LigandModelConverter(ModelConverter):
-    SQLA_TYPE_MAPPING = {**ModelConverter.SQLA_TYPE_MAPPING, sa_types.DateTime: UTCDateTime}
+    SQLA_TYPE_MAPPING = {**ModelConverter.SQLA_TYPE_MAPPING, **SQLALCHEMY_UTILS_FIELDS, sa_types.DateTime: UTCDateTime}
 
     def _get_field_class_for_property(self, prop: Any) -> Any:
         return RelatedItem if hasattr(prop, "direction") else super()._get_field_class_for_property(prop)
