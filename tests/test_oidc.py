@@ -57,6 +57,14 @@ class Provider:
         self.discovery: dict[str, Any] | None = None
         self.jwks: Any = None
         self.publish_alg = True
+        #: Paths answered with a redirect to another URL, paths answered with raw bytes (not JSON), and the delay
+        #: between the bytes of ``trickle``'s answers.
+        self.redirects: dict[str, str] = {}
+        self.raw: dict[str, bytes] = {}
+        self.trickle: dict[str, float] = {}
+        #: Cleared, the JWKS is answered only once it is set again.
+        self.jwks_gate = threading.Event()
+        self.jwks_gate.set()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -115,13 +123,29 @@ class Provider:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 provider.requests[self.path] += 1
+                if self.path == "/jwks":
+                    provider.jwks_gate.wait(timeout=30)
+                if self.path in provider.redirects:
+                    self.send_response(HTTPStatus.FOUND)
+                    self.send_header("Location", provider.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 document = provider.documents().get(self.path)
-                body = json.dumps(document).encode()
+                body = provider.raw.get(self.path) or json.dumps(document).encode()
                 self.send_response(HTTPStatus.OK if document is not None else HTTPStatus.NOT_FOUND)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                delay = provider.trickle.get(self.path)
+                try:
+                    for start in range(0, len(body), 1 if delay else len(body) or 1):
+                        self.wfile.write(body[start : start + 1] if delay else body)
+                        self.wfile.flush()
+                        if delay:
+                            time.sleep(delay)
+                except OSError:  # the service gave up on the answer
+                    pass
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Keep the test output quiet."""
@@ -234,6 +258,11 @@ def test_prod_rejects_token_from_another_issuer(prod_app: Flask, provider: Provi
     token = provider.sign(provider.claims(iss="https://evil.example.com"))
 
     _assert_invalid_token(_post_pet(prod_app, token), f"is not '{provider.base_url}'")
+
+
+def test_token_naming_no_user_is_refused(prod_app: Flask, provider: Provider) -> None:
+    """An empty ``sub`` would make every such token the same, nameless user."""
+    _assert_invalid_token(_post_pet(prod_app, provider.sign(provider.claims(sub=""))), "subject (sub) is empty")
 
 
 def test_oidc_issuer_overrides_the_discovered_issuer(make_prod_app: AppFactory, provider: Provider) -> None:
@@ -418,6 +447,130 @@ def test_malformed_jwks_answers_503(make_prod_app: AppFactory, provider: Provide
 
     assert response.status_code == 503
     assert response.json["code"] == 503
+
+
+def test_unusable_keys_in_the_jwks_are_skipped_and_the_others_used(
+    make_prod_app: AppFactory, provider: Provider
+) -> None:
+    """Entries PyJWT cannot read (a list as ``kty``, ``alg`` "none" or a list), a private key and an encryption key
+    are left out once, when the JWKS is fetched: tokens of the good key pass, with no fetch per request."""
+    good = provider.documents()["/jwks"]["keys"][0]
+    public = {name: good[name] for name in ("kty", "n", "e")}
+    private = RSAAlgorithm.to_jwk(_new_key(), as_dict=True)
+    provider.jwks = {
+        "keys": [
+            {"kty": ["RSA"], "kid": "bad-kty"},
+            {**public, "kid": "alg-none", "alg": "none"},
+            {**public, "kid": "alg-list", "alg": ["RS256"]},
+            {**private, "kid": "private", "alg": "RS256"},
+            {**public, "kid": "encryption", "use": "enc"},
+            "not an object",
+            good,
+        ]
+    }
+    app = make_prod_app()
+
+    statuses = [_post_pet(app, provider.sign()).status_code for _ in range(5)]
+    forged = _post_pet(app, jwt.encode(provider.claims(), _new_key(), algorithm="RS256", headers={"kid": "private"}))
+
+    assert statuses == [201] * 5
+    _assert_invalid_token(forged, "signing key (kid) is not one the issuer publishes")
+    assert provider.requests["/jwks"] == 2  # the first fetch, and the early refresh for the unknown "private"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"keys": [' + b" " * (1024 * 1024) + b"]}", b'{"keys": [{"kty": "oct"}]}'],
+    ids=["nested-too-deep", "over-a-mebibyte", "no-usable-key"],
+)
+def test_a_jwks_the_service_cannot_use_answers_503(make_prod_app: AppFactory, provider: Provider, body: bytes) -> None:
+    """JSON nested beyond the parser, a document of more than 1 MiB, or a set with no usable key: 503, not 500."""
+    provider.raw["/jwks"] = body
+    app = make_prod_app()
+
+    response = _post_pet(app, provider.sign())
+
+    assert response.status_code == 503, response.json
+    assert response.json["code"] == 503
+
+
+def test_keys_are_fetched_over_http_or_https_only(
+    make_prod_app: AppFactory, provider: Provider, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A ``jwks_uri`` naming a local file (with a key the provider never published) is refused: 503."""
+    forger = _new_key()
+    keys = tmp_path / "jwks.json"
+    jwk = {**RSAAlgorithm.to_jwk(forger.public_key(), as_dict=True), "kid": "forged", "alg": "RS256"}
+    keys.write_text(json.dumps({"keys": [jwk]}))
+    provider.discovery = {"issuer": provider.base_url, "jwks_uri": keys.as_uri()}
+    app = make_prod_app()
+
+    response = _post_pet(app, jwt.encode(provider.claims(), forger, algorithm="RS256", headers={"kid": "forged"}))
+
+    assert response.status_code == 503
+    assert f"refused to fetch signing keys from {keys.as_uri()}: only http and https are used" in caplog.text
+
+
+def test_a_redirect_is_followed_only_where_the_first_url_could_go(
+    make_prod_app: AppFactory, provider: Provider, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In production a redirect from the JWKS to plain http elsewhere than the loopback is refused, as that URL
+    would be; one to the loopback (or to https) is followed."""
+    provider.discovery = {"issuer": provider.base_url, "jwks_uri": f"{provider.base_url}/moved"}
+    provider.redirects["/moved"] = "http://idp.example.test/jwks"
+    refused = _post_pet(make_prod_app(), provider.sign())
+    provider.redirects["/moved"] = f"{provider.base_url}/jwks"
+    followed = _post_pet(make_prod_app(), provider.sign())
+
+    assert refused.status_code == 503
+    assert "redirected to http://idp.example.test/jwks, refused to fetch signing keys over plain http" in caplog.text
+    assert followed.status_code == 201, followed.json
+
+
+def test_a_provider_answering_a_byte_at_a_time_is_given_up_on_in_time(
+    make_prod_app: AppFactory, provider: Provider
+) -> None:
+    """``OIDC_HTTP_TIMEOUT`` bounds a whole fetch: a JWKS sent slowly enough for no single read to time out (about
+    a minute here) is abandoned after about that long, with a 503."""
+    provider.trickle["/jwks"] = 0.25
+    app = make_prod_app(OIDC_HTTP_TIMEOUT=1)
+    started = time.monotonic()
+
+    response = _post_pet(app, provider.sign())
+
+    assert response.status_code == 503
+    assert time.monotonic() - started < 10
+
+
+def test_a_cached_key_is_used_while_an_early_refresh_waits_for_the_provider(
+    prod_app: Flask, provider: Provider
+) -> None:
+    """A token with an unknown ``kid`` refreshes the keys early; while the provider has not answered that fetch,
+    tokens whose key is cached are verified at once rather than queued behind it."""
+    assert _post_pet(prod_app, provider.sign()).status_code == 201
+    provider.jwks_gate.clear()
+    unknown = jwt.encode(provider.claims(), _new_key(), algorithm="RS256", headers={"kid": "unknown"})
+    statuses: dict[str, int] = {}
+
+    def post(name: str, token: str) -> None:
+        statuses[name] = _post_pet(prod_app, token).status_code
+
+    refreshing = threading.Thread(target=post, args=("unknown", unknown))
+    refreshing.start()
+    deadline = time.monotonic() + 10
+    while provider.requests["/jwks"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    known = threading.Thread(target=post, args=("known", provider.sign()))
+    known.start()
+    known.join(timeout=5)
+    finished_while_held = not known.is_alive()
+    provider.jwks_gate.set()
+    refreshing.join(timeout=10)
+    known.join(timeout=10)
+
+    assert provider.requests["/jwks"] == 2
+    assert finished_while_held
+    assert statuses == {"known": 201, "unknown": 401}
 
 
 def test_configured_issuer_with_provider_down_answers_503(make_prod_app: AppFactory, provider: Provider) -> None:

@@ -20,10 +20,12 @@ import logging
 import ssl
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from flask import Flask, current_app
@@ -42,6 +44,10 @@ _LOG = logging.getLogger(__name__)
 _EXTENSION_KEY = "flask_ligand.oidc"
 _UNAVAILABLE = "The identity provider cannot be reached to verify the bearer token; try again shortly."
 _KEY_TYPES = frozenset({"RSA", "EC", "OKP"})
+#: JWK members only a private key has (RFC 7518 §6.2.2, §6.3.2; RFC 8037 for OKP).
+_PRIVATE_PARAMETERS = ("d", "p", "q", "dp", "dq", "qi")
+#: The largest discovery document or JWKS read: a provider's are a few kilobytes.
+_MAX_DOCUMENT_BYTES = 1024 * 1024
 
 Document = dict[str, Any]
 
@@ -73,13 +79,16 @@ class Issuer:
         issuer: str | None = None,
         cache_seconds: float = 300,
         min_refresh_seconds: float = 10,
+        fetch_seconds: float = 10,
     ) -> None:
         self.discovery_url = discovery_url
         self._fetch = fetch
         self._issuer = issuer
         self._cache_seconds = cache_seconds
         self._min_refresh_seconds = min_refresh_seconds
+        self._fetch_seconds = fetch_seconds
         self._lock = threading.Lock()
+        self._fetching: threading.Event | None = None
         self._metadata: Document | None = None
         self._keys: list[Document] | None = None
         self._expires_at = 0.0
@@ -95,9 +104,9 @@ class Issuer:
         """
         if self._issuer is not None:
             return self._issuer
-        with self._lock:
-            self._load()
-            metadata = self._metadata
+        if self._metadata is None:
+            self._refresh()
+        metadata = self._metadata
         if metadata is None:
             abort(HTTPStatus.SERVICE_UNAVAILABLE, _UNAVAILABLE, headers={"Retry-After": "10"})
         return str(metadata["issuer"])
@@ -105,22 +114,26 @@ class Issuer:
     def signing_key(self, header: Mapping[str, Any]) -> jwt.PyJWK:
         """Return the published key that fits a token's header (its ``kid`` and ``alg``).
 
+        A key in the cache is used at once, even while another request fetches the keys early for a ``kid`` it does
+        not know: only a token whose key is not cached, or a cache past its lifetime, waits for the provider.
+
         Raises:
             UnknownSigningKeyError: No published key fits.
             werkzeug.exceptions.HTTPException: 503 when no cached key fits and the issuer cannot be reached.
         """
         kid = header.get("kid")
-        with self._lock:
-            fetched = self._load()
-            jwk = self._match(kid)
-            now = time.monotonic()
-            if jwk is None and not fetched and now >= self._early_refresh_at:
-                self._early_refresh_at = now + self._min_refresh_seconds
-                self._load(refresh=True)
-                jwk = self._match(kid)
-            unreachable = self._unreachable or self._keys is None
-            several = self._keys is not None and len(self._keys) > 1
+        jwk, fresh = self._cached(kid)
+        fetched = False
+        if not fresh:  # no keys yet, or past their lifetime: a retired key must not verify (kept while unreachable)
+            fetched = self._refresh()
+            jwk, fresh = self._cached(kid)
+        if jwk is None and not fetched:
+            self._refresh(early=True)  # an unknown kid: the provider may have rotated its keys
+            jwk, fresh = self._cached(kid)
         if jwk is None:
+            with self._lock:
+                unreachable = self._unreachable or self._keys is None
+                several = self._keys is not None and len(self._keys) > 1
             if unreachable:
                 abort(HTTPStatus.SERVICE_UNAVAILABLE, _UNAVAILABLE, headers={"Retry-After": "10"})
             if kid is None and several:
@@ -128,35 +141,60 @@ class Issuer:
             raise UnknownSigningKeyError("The token's signing key (kid) is not one the issuer publishes.")
         return _as_pyjwk(jwk, str(header.get("alg")))
 
-    def _match(self, kid: Any) -> Document | None:
-        keys = self._keys or []
+    def _cached(self, kid: Any) -> tuple[Document | None, bool]:
+        """The cached key that fits ``kid``, and whether the cache is within its lifetime."""
+        with self._lock:
+            keys = self._keys or []
+            fresh = self._keys is not None and time.monotonic() < self._expires_at
         if kid is None:
-            return keys[0] if len(keys) == 1 else None
-        return next((key for key in keys if key.get("kid") == kid), None)
+            return (keys[0] if len(keys) == 1 else None), fresh
+        return next((key for key in keys if key.get("kid") == kid), None), fresh
 
-    def _load(self, refresh: bool = False) -> bool:
-        """Fetch the keys when missing, expired or ``refresh``; a failure keeps the cache and backs off.
+    def _refresh(self, *, early: bool = False, wait: bool = True) -> bool:
+        """Fetch the documents, one request at a time; the others wait for that fetch (at most ``fetch_seconds``).
+
+        A failure keeps the cache and backs off for ``min_refresh_seconds``; so does an early refresh.
 
         Returns:
-            Whether the keys were fetched just now.
+            Whether a fetch ended while this call waited or fetched (not whether it succeeded).
         """
-        now = time.monotonic()
-        due = refresh or self._keys is None or now >= self._expires_at
-        if not due or now < self._retry_at:
-            return False
+        with self._lock:
+            now = time.monotonic()
+            running = self._fetching
+            if running is None:
+                if now < self._retry_at or (early and now < self._early_refresh_at):
+                    return False
+                if early:
+                    self._early_refresh_at = now + self._min_refresh_seconds
+                self._fetching = done = threading.Event()
+        if running is not None:
+            return wait and running.wait(self._fetch_seconds)
         try:
-            if self._metadata is None:
-                self._metadata = _checked_metadata(self._fetch(self.discovery_url))
-            keys = _signing_keys(self._fetch(self._metadata["jwks_uri"]))
+            self._fetch_documents()
+        finally:
+            with self._lock:
+                self._fetching = None
+            done.set()
+        return True
+
+    def _fetch_documents(self) -> None:
+        metadata = self._metadata
+        try:
+            if metadata is None:
+                metadata = _checked_metadata(self._fetch(self.discovery_url))
+            keys = _signing_keys(self._fetch(metadata["jwks_uri"]))
         except _UnreachableError as exc:
             _LOG.warning("Cannot get the identity provider's keys from %s: %s", self.discovery_url, exc)
-            self._unreachable = True
-            self._retry_at = now + self._min_refresh_seconds
-            return False
-        self._keys = keys
-        self._expires_at = now + self._cache_seconds
-        self._unreachable = False
-        return True
+            with self._lock:
+                self._metadata = metadata
+                self._unreachable = True
+                self._retry_at = time.monotonic() + self._min_refresh_seconds
+            return
+        with self._lock:
+            self._metadata = metadata
+            self._keys = keys
+            self._expires_at = time.monotonic() + self._cache_seconds
+            self._unreachable = False
 
 
 def check_token(header: Mapping[str, Any], claims: Mapping[str, Any]) -> jwt.PyJWK:
@@ -179,6 +217,8 @@ def check_token(header: Mapping[str, Any], claims: Mapping[str, Any]) -> jwt.PyJ
     for claim in REQUIRED_CLAIMS:
         if claim not in claims:
             raise jwt.MissingRequiredClaimError(claim)
+    if claims.get("sub") == "":
+        raise jwt.InvalidTokenError("The token's subject (sub) is empty: it names no user.")
     _check_audience(claims.get("aud"), config.get("JWT_DECODE_AUDIENCE"))
     issuer = current_issuer()
     expected = issuer.expected_issuer()
@@ -241,15 +281,19 @@ def _make_issuer(app: Flask) -> Issuer:
         production = environment is None or get_environment(environment).production
         guarded = production and not config.get("OIDC_INSECURE_TRANSPORT")
 
-        def fetch(url: str) -> Document:
+        def check(url: str) -> None:
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise _UnreachableError(f"refused to fetch signing keys from {url}: only http and https are used")
             if guarded and interceptable(url):
                 raise _UnreachableError(
                     f"refused to fetch signing keys over plain http from {url}: use https, or set "
                     "OIDC_INSECURE_TRANSPORT=true for a provider on a network you trust"
                 )
-            return _fetch_json(url, _ssl_context(verify), timeout)
 
-        return Issuer(fetch, discovery_url, **options)
+        opener = _opener(check, verify)
+        return Issuer(
+            lambda url: _fetch_json(opener, check, url, timeout), discovery_url, fetch_seconds=2 * timeout, **options
+        )
 
     issuer_url = local_issuer_url(config)
     # The documents are built from the app's configuration, which does not change after create_app.
@@ -271,11 +315,60 @@ def _ssl_context(verify: bool) -> ssl.SSLContext:
     return context
 
 
-def _fetch_json(url: str, context: ssl.SSLContext, timeout: float) -> Document:
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to a URL the first one could have been: https (or loopback http) in production."""
+
+    def __init__(self, check: Callable[[str], None]) -> None:
+        self._check = check
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        try:
+            self._check(newurl)
+        except _UnreachableError as exc:
+            raise urllib.error.URLError(f"redirected to {newurl}, {exc}") from None
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _opener(check: Callable[[str], None], verify: bool) -> Callable[..., Any]:
+    """``urlopen`` for the provider's documents: http and https only (no ``file:``, ``ftp:`` or ``data:``), redirects
+    checked as the first URL is. It is made at the first request, with the TLS context."""
+
+    @functools.cache
+    def director() -> urllib.request.OpenerDirector:
+        made = urllib.request.OpenerDirector()
+        for handler in (
+            urllib.request.HTTPHandler(),
+            urllib.request.HTTPSHandler(context=_ssl_context(verify)),
+            _CheckedRedirects(check),
+            urllib.request.HTTPDefaultErrorHandler(),
+            urllib.request.HTTPErrorProcessor(),
+        ):
+            made.add_handler(handler)
+        return made
+
+    return lambda url, timeout: director().open(url, timeout=timeout)
+
+
+def _fetch_json(open_url: Callable[..., Any], check: Callable[[str], None], url: str, timeout: float) -> Document:
+    """GET ``url`` as JSON, within about ``timeout`` seconds in all (a body sent a byte at a time cannot hold a
+    request for longer) and ``_MAX_DOCUMENT_BYTES``.
+
+    Raises:
+        _UnreachableError: The URL is refused, or does not answer a JSON object in time.
+    """
+    check(url)
+    deadline = time.monotonic() + timeout
     try:
-        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
-            document = json.load(response)
-    except (OSError, ValueError) as exc:
+        with open_url(url, timeout) as response:
+            body = bytearray()
+            while chunk := response.read1(64 * 1024):
+                body += chunk
+                if len(body) > _MAX_DOCUMENT_BYTES:
+                    raise _UnreachableError(f"GET {url} answered more than {_MAX_DOCUMENT_BYTES} bytes.")
+                if time.monotonic() > deadline:
+                    raise _UnreachableError(f"GET {url} did not answer within {timeout} s.")
+        document = json.loads(body)
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested beyond the parser's depth
         raise _UnreachableError(f"GET {url} failed: {exc}") from exc
     if not isinstance(document, dict):
         raise _UnreachableError(f"GET {url} did not return a JSON object.")
@@ -290,20 +383,56 @@ def _checked_metadata(document: Document) -> Document:
 
 
 def _signing_keys(document: Document) -> list[Document]:
-    """The public signing keys of a JWKS: asymmetric, not marked for encryption."""
+    """The public signing keys of a JWKS: asymmetric, for signatures, that PyJWT can use; the others are skipped.
+
+    A key PyJWT cannot read (a malformed or unknown value), a private key, or a key for other uses is left out with
+    a warning, so that one bad entry does not fail every request. A set with no usable key is a failure: the cached
+    keys stay in use.
+
+    Raises:
+        _UnreachableError: The document has no ``keys`` list, or no usable key in it.
+    """
     keys = document.get("keys")
     if not isinstance(keys, list):
         raise _UnreachableError("The JWKS has no 'keys' list.")
-    return [
-        key for key in keys if isinstance(key, dict) and key.get("kty") in _KEY_TYPES and key.get("use", "sig") == "sig"
-    ]
+    usable = []
+    for number, key in enumerate(keys):
+        reason = _unusable(key)
+        if reason is None:
+            usable.append(key)
+        else:
+            _LOG.warning("Skipping key %s of the identity provider's JWKS: %s", number, reason)
+    if not usable:
+        raise _UnreachableError("The JWKS has no usable signing key.")
+    return usable
+
+
+def _unusable(key: Any) -> str | None:
+    """Why a JWKS entry cannot verify tokens, or ``None`` when it can."""
+    if not isinstance(key, dict):
+        return "not an object"
+    # key_ops is not read: providers publish the public half of a signing key with the private half's ["sign"].
+    kty, use, alg = key.get("kty"), key.get("use", "sig"), key.get("alg")
+    if not isinstance(kty, str) or kty not in _KEY_TYPES:
+        return "not an asymmetric key (kty)"
+    if use != "sig":
+        return "not for signatures (use)"
+    if alg is not None and not isinstance(alg, str):
+        return "its alg is not a name"
+    if any(name in key for name in _PRIVATE_PARAMETERS):
+        return "a private key: the provider publishes a secret"
+    try:
+        jwt.PyJWK(key)
+    except Exception as exc:  # PyJWT raises several kinds for what it cannot read (NotImplementedError for "none")
+        return f"PyJWT cannot read it ({type(exc).__name__})"
+    return None
 
 
 def _as_pyjwk(jwk: Document, alg: str) -> jwt.PyJWK:
     """The key as PyJWT uses it, bound to its published ``alg`` (or the token's, when it publishes none)."""
     try:
         return jwt.PyJWK(jwk, None if "alg" in jwk else alg)
-    except jwt.PyJWTError as exc:
+    except Exception as exc:  # the token's alg read with this key: PyJWTError, or NotImplementedError...
         raise UnknownSigningKeyError("The token's signing algorithm (alg) does not fit its key.") from exc
 
 
