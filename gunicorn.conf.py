@@ -51,6 +51,10 @@ keepalive = 5
 # gunicorn's largest request line (its default, 4094, is half of nginx's): a list filtered by many values, or the
 # "next" link the service makes from one, must not get gunicorn's own plain-text 414.
 limit_request_line = 8190
+# gunicorn's largest header (its default, 8190, would answer its own HTML 431): the access tokens of a provider that
+# puts many roles or groups in them can be larger. A proxy in front has its own limit (nginx's
+# large_client_header_buffers, 8 KiB by default), to raise alike.
+limit_request_field_size = 32768
 # The scheme a proxy forwards is the app's to read, with PROXY_FIX_X_PROTO (a count of proxies, like the other
 # PROXY_FIX_* settings). gunicorn's own reading trusts X-Forwarded-Proto, -Ssl and -Protocol from any peer in
 # FORWARDED_ALLOW_IPS (127.0.0.1 by default), ahead of the app's settings, and answers an HTML 400 when a client

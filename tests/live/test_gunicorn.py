@@ -146,3 +146,13 @@ def test_the_scheme_is_the_apps_to_read_not_gunicorns(gunicorn: Gunicorn) -> Non
     assert listed.body == []
     assert redirected.status == 308
     assert redirected.headers["Location"].startswith("http://127.0.0.1:")
+
+
+def test_a_large_access_token_reaches_the_service(gunicorn: Gunicorn) -> None:
+    """A 20 KB bearer token (a provider listing many groups) gets the service's JSON answer, not gunicorn's HTML 431."""
+    token = "eyJhbGciOiJSUzI1NiJ9." + "a" * 20_000 + ".signature"
+
+    answer = request(gunicorn.url, "POST", "/pets/", {"name": "Rex"}, headers={"Authorization": f"Bearer {token}"})
+
+    assert answer.status == 401
+    assert answer.body["code"] == 401
