@@ -11,6 +11,8 @@
   lines in ``local``), else JSON. Without ``FLASK_ENV`` the lines match only if the app's own environment logs JSON
   (a factory defaulting to ``local`` logs console lines): set it. The access log leaves the query string out, as it
   may carry secrets.
+- Errors gunicorn answers itself (a malformed request, headers over its limits) are JSON in the service's error
+  shape, not gunicorn's HTML page.
 - Metrics: workers share their Prometheus values through files in ``PROMETHEUS_MULTIPROC_DIR`` (a new temporary
   directory unless set), so ``/metrics`` counts every worker's requests, whichever worker answers the scrape.
 
@@ -20,6 +22,7 @@ overridden on the command line or in ``GUNICORN_CMD_ARGS``, e.g. ``--bind 0.0.0.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import tempfile
@@ -30,8 +33,10 @@ from typing import Any
 # (through flask_ligand): the directory must be in the environment before then, and workers inherit it.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="prometheus-multiproc-"))
 
+from gunicorn import util as gunicorn_util
 from prometheus_client import multiprocess
 
+from flask_ligand.errors import PROBLEM_JSON, error_document
 from flask_ligand.logging import DEFAULT_REDACT_KEYS, build_formatter
 from flask_ligand.settings import ENVIRONMENTS, read_environment_variables
 
@@ -41,6 +46,23 @@ from flask_ligand.settings import ENVIRONMENTS, read_environment_variables
 _environment = ENVIRONMENTS.get(os.environ.get("FLASK_ENV", ""))
 _settings = {**(_environment.defaults if _environment else {}), **read_environment_variables()}
 
+
+def _json_error(sock: Any, status_int: int, reason: str, message: str) -> None:
+    """gunicorn's answer to a request it cannot hand to the app (a malformed request line or header, headers over
+    its limits), in the service's JSON error shape instead of gunicorn's HTML page."""
+    problem = bool(_settings.get("ERRORS_PROBLEM_DETAILS", False))
+    document = error_document(status_int, message or reason, problem=problem)
+    body = json.dumps(document).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: {PROBLEM_JSON if problem else 'application/json'}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+# Workers call gunicorn.util.write_error through the module, so they all answer with it.
+gunicorn_util.write_error = _json_error
+
 workers = int(os.environ.get("WEB_CONCURRENCY") or max(2, multiprocessing.cpu_count()))
 worker_class = "gthread"
 threads = 4
@@ -49,7 +71,7 @@ timeout = 30
 graceful_timeout = 25
 keepalive = 5
 # gunicorn's largest request line (its default, 4094, is half of nginx's): a list filtered by many values, or the
-# "next" link the service makes from one, must not get gunicorn's own plain-text 414.
+# "next" link the service makes from one, must not get gunicorn's 414.
 limit_request_line = 8190
 # gunicorn's largest header (its default, 8190, would answer its own HTML 431): the access tokens of a provider that
 # puts many roles or groups in them can be larger. A proxy in front has its own limit (nginx's

@@ -139,15 +139,12 @@ def error_response(http_status: int, message: str, headers: dict[str, str] | Non
 
     Callbacks that must return a response rather than raise (flask-jwt-extended's loaders) use it directly.
     """
-    phrase = HTTPStatus(http_status).phrase
     problem = bool(current_app.config.get("ERRORS_PROBLEM_DETAILS"))
-    body: dict[str, Any] = {"code": http_status, "status": phrase, "message": message}
-    if problem:
-        body = {"type": "about:blank", "title": phrase, "status": int(http_status), "detail": message}
-        if has_request_context():
-            # The path the client asked for: with the prefix a proxy mounts the service under, percent-encoded.
-            body["instance"] = quote(request.script_root + request.path, safe=_PATH_CHARACTERS)
-        body.update({"code": int(http_status), "message": message})
+    instance = None
+    if problem and has_request_context():
+        # The path the client asked for: with the prefix a proxy mounts the service under, percent-encoded.
+        instance = quote(request.script_root + request.path, safe=_PATH_CHARACTERS)
+    body = error_document(http_status, message, problem=problem, instance=instance)
     body.update({key: value for key, value in extra.items() if value is not None})
     request_id = current_request_id()
     if request_id is not None:
@@ -159,6 +156,23 @@ def error_response(http_status: int, message: str, headers: dict[str, str] | Non
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def error_document(
+    http_status: int, message: str, *, problem: bool = False, instance: str | None = None
+) -> dict[str, Any]:
+    """The error body without request id or extra members: the default shape, or RFC 9457 problem details.
+
+    Also written by ``gunicorn.conf.py`` for the requests gunicorn answers itself, outside the app.
+    """
+    phrase = HTTPStatus(http_status).phrase
+    if not problem:
+        return {"code": int(http_status), "status": phrase, "message": message}
+    body: dict[str, Any] = {"type": "about:blank", "title": phrase, "status": int(http_status), "detail": message}
+    if instance is not None:
+        body["instance"] = instance
+    body.update({"code": int(http_status), "message": message})
+    return body
 
 
 def handle_http_exception(error: HTTPException) -> Response:

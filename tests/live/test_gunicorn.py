@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -156,3 +157,29 @@ def test_a_large_access_token_reaches_the_service(gunicorn: Gunicorn) -> None:
 
     assert answer.status == 401
     assert answer.body["code"] == 401
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"GET /pets/ HTTP/1.1\r\nHost: localhost\r\nNo colon here\r\n\r\n", 400),
+        (b"GET /pets/ HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 40_000 + b"\r\n\r\n", 431),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n", 414),
+    ],
+    ids=["malformed-header", "header-too-large", "request-line-too-long"],
+)
+def test_requests_gunicorn_refuses_get_the_json_error_shape(gunicorn: Gunicorn, raw: bytes, status: int) -> None:
+    """What gunicorn answers itself, before the app sees the request, is JSON in the service's error shape too."""
+    host, port = gunicorn.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(raw)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0].startswith(f"HTTP/1.1 {status} ".encode())
+    assert b"Content-Type: application/json" in head
+    document = json.loads(body)
+    assert document["code"] == status
+    assert document["status"] and document["message"]
