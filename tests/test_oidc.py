@@ -62,6 +62,8 @@ class Provider:
         self.redirects: dict[str, str] = {}
         self.raw: dict[str, bytes] = {}
         self.trickle: dict[str, float] = {}
+        #: Paths whose status line and headers are sent a byte at a time, this many seconds apart.
+        self.trickle_head: dict[str, float] = {}
         #: Cleared, the JWKS is answered only once it is set again.
         self.jwks_gate = threading.Event()
         self.jwks_gate.set()
@@ -122,6 +124,8 @@ class Provider:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                if self.path.startswith("http://"):  # asked as a proxy: the absolute URL's path is the document
+                    self.path = "/" + self.path.split("/", 3)[3]
                 provider.requests[self.path] += 1
                 if self.path == "/jwks":
                     provider.jwks_gate.wait(timeout=30)
@@ -133,6 +137,17 @@ class Provider:
                     return
                 document = provider.documents().get(self.path)
                 body = provider.raw.get(self.path) or json.dumps(document).encode()
+                if self.path in provider.trickle_head:
+                    head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nX-Padding: {'x' * 200}\r\n\r\n"
+                    try:
+                        for byte in head.encode():
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(provider.trickle_head[self.path])
+                        self.wfile.write(body)
+                    except OSError:  # the service gave up on the answer
+                        pass
+                    return
                 self.send_response(HTTPStatus.OK if document is not None else HTTPStatus.NOT_FOUND)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -540,6 +555,49 @@ def test_a_provider_answering_a_byte_at_a_time_is_given_up_on_in_time(
 
     assert response.status_code == 503
     assert time.monotonic() - started < 10
+
+
+def test_a_provider_sending_its_headers_a_byte_at_a_time_is_given_up_on_in_time(
+    make_prod_app: AppFactory, provider: Provider
+) -> None:
+    """The timeout bounds the status line and headers too, not only the body."""
+    provider.trickle_head["/jwks"] = 0.25
+    app = make_prod_app(OIDC_HTTP_TIMEOUT=1)
+    started = time.monotonic()
+
+    response = _post_pet(app, provider.sign())
+
+    assert response.status_code == 503
+    assert time.monotonic() - started < 10
+
+
+def test_keys_withdrawn_by_the_provider_stop_verifying_tokens(make_prod_app: AppFactory, provider: Provider) -> None:
+    """A JWKS with no usable key, fetched when the cache expires, ends the cached keys' use: 503, never the old key."""
+    app = make_prod_app(OIDC_JWKS_CACHE_SECONDS=1)
+    token = provider.sign()
+    assert _post_pet(app, token).status_code == 201
+    provider.jwks = {"keys": []}
+    time.sleep(1.2)
+
+    response = _post_pet(app, token)
+
+    assert response.status_code == 503, response.json
+
+
+def test_keys_are_fetched_through_the_configured_http_proxy(
+    make_prod_app: AppFactory, provider: Provider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``HTTP_PROXY`` is honoured, as by ``urlopen``: a provider reachable only through a proxy still verifies."""
+    provider.discovery = {"issuer": provider.base_url, "jwks_uri": "http://idp.example.test/jwks"}
+    monkeypatch.setenv("http_proxy", provider.base_url)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    app = make_prod_app(OIDC_INSECURE_TRANSPORT=True)
+
+    response = _post_pet(app, provider.sign())
+
+    assert response.status_code == 201, response.json
+    assert provider.requests["/jwks"] == 1
 
 
 def test_a_cached_key_is_used_while_an_early_refresh_waits_for_the_provider(

@@ -60,6 +60,10 @@ class _UnreachableError(Exception):
     """The issuer's documents could not be had; the message says why, for the operator's log."""
 
 
+class _NoUsableKeyError(_UnreachableError):
+    """The issuer's JWKS was fetched, but holds no key that can verify a token."""
+
+
 class Issuer:
     """One trusted issuer: its identifier and signing keys, fetched through ``fetch`` and cached.
 
@@ -132,7 +136,7 @@ class Issuer:
             jwk, fresh = self._cached(kid)
         if jwk is None:
             with self._lock:
-                unreachable = self._unreachable or self._keys is None
+                unreachable = self._unreachable or self._keys is None or self._fetching is not None
                 several = self._keys is not None and len(self._keys) > 1
             if unreachable:
                 abort(HTTPStatus.SERVICE_UNAVAILABLE, _UNAVAILABLE, headers={"Retry-After": "10"})
@@ -156,7 +160,7 @@ class Issuer:
         A failure keeps the cache and backs off for ``min_refresh_seconds``; so does an early refresh.
 
         Returns:
-            Whether a fetch ended while this call waited or fetched (not whether it succeeded).
+            Whether this call fetched or waited for a fetch (not whether it succeeded).
         """
         with self._lock:
             now = time.monotonic()
@@ -168,7 +172,9 @@ class Issuer:
                     self._early_refresh_at = now + self._min_refresh_seconds
                 self._fetching = done = threading.Event()
         if running is not None:
-            return wait and running.wait(self._fetch_seconds)
+            if wait:
+                running.wait(self._fetch_seconds)
+            return wait
         try:
             self._fetch_documents()
         finally:
@@ -183,12 +189,17 @@ class Issuer:
             if metadata is None:
                 metadata = _checked_metadata(self._fetch(self.discovery_url))
             keys = _signing_keys(self._fetch(metadata["jwks_uri"]))
-        except _UnreachableError as exc:
-            _LOG.warning("Cannot get the identity provider's keys from %s: %s", self.discovery_url, exc)
+        except Exception as exc:  # whatever the provider or the network did: 503 and a back-off, never a 500
+            if isinstance(exc, _UnreachableError):
+                _LOG.warning("Cannot get the identity provider's keys from %s: %s", self.discovery_url, exc)
+            else:
+                _LOG.warning("Cannot get the identity provider's keys from %s.", self.discovery_url, exc_info=True)
             with self._lock:
                 self._metadata = metadata
                 self._unreachable = True
                 self._retry_at = time.monotonic() + self._min_refresh_seconds
+                if isinstance(exc, _NoUsableKeyError):
+                    self._keys = []  # the provider withdrew its keys: the cached ones must not outlive that
             return
         with self._lock:
             self._metadata = metadata
@@ -292,7 +303,10 @@ def _make_issuer(app: Flask) -> Issuer:
 
         opener = _opener(check, verify)
         return Issuer(
-            lambda url: _fetch_json(opener, check, url, timeout), discovery_url, fetch_seconds=2 * timeout, **options
+            lambda url: _fetch_json(opener, check, url, timeout),
+            discovery_url,
+            fetch_seconds=2 * timeout + 1,  # the discovery document and the JWKS, each within the timeout
+            **options,
         )
 
     issuer_url = local_issuer_url(config)
@@ -337,6 +351,7 @@ def _opener(check: Callable[[str], None], verify: bool) -> Callable[..., Any]:
     def director() -> urllib.request.OpenerDirector:
         made = urllib.request.OpenerDirector()
         for handler in (
+            urllib.request.ProxyHandler(),  # HTTP(S)_PROXY and NO_PROXY, as urlopen honours them
             urllib.request.HTTPHandler(),
             urllib.request.HTTPSHandler(context=_ssl_context(verify)),
             _CheckedRedirects(check),
@@ -350,26 +365,51 @@ def _opener(check: Callable[[str], None], verify: bool) -> Callable[..., Any]:
 
 
 def _fetch_json(open_url: Callable[..., Any], check: Callable[[str], None], url: str, timeout: float) -> Document:
-    """GET ``url`` as JSON, within about ``timeout`` seconds in all (a body sent a byte at a time cannot hold a
-    request for longer) and ``_MAX_DOCUMENT_BYTES``.
+    """GET ``url`` as JSON within ``timeout`` seconds in all and ``_MAX_DOCUMENT_BYTES``.
+
+    The socket's timeout bounds each read, not the exchange: a provider sending its headers or body a byte at a
+    time would hold the request for minutes. The fetch runs in a thread of its own, given up on after ``timeout``.
 
     Raises:
         _UnreachableError: The URL is refused, or does not answer a JSON object in time.
     """
     check(url)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["document"] = _read_json(open_url, url, timeout)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="oidc-fetch", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise _UnreachableError(f"GET {url} did not answer within {timeout} s.")
+    if "error" in outcome:
+        error = outcome["error"]
+        if isinstance(error, _UnreachableError):
+            raise error
+        raise _UnreachableError(f"GET {url} failed: {error}") from error
+    document: Document = outcome["document"]
+    return document
+
+
+def _read_json(open_url: Callable[..., Any], url: str, timeout: float) -> Document:
     deadline = time.monotonic() + timeout
+    with open_url(url, timeout) as response:
+        body = bytearray()
+        while chunk := response.read1(64 * 1024):
+            body += chunk
+            if len(body) > _MAX_DOCUMENT_BYTES:
+                raise _UnreachableError(f"GET {url} answered more than {_MAX_DOCUMENT_BYTES} bytes.")
+            if time.monotonic() > deadline:  # ends the thread of a fetch given up on
+                raise _UnreachableError(f"GET {url} did not answer within {timeout} s.")
     try:
-        with open_url(url, timeout) as response:
-            body = bytearray()
-            while chunk := response.read1(64 * 1024):
-                body += chunk
-                if len(body) > _MAX_DOCUMENT_BYTES:
-                    raise _UnreachableError(f"GET {url} answered more than {_MAX_DOCUMENT_BYTES} bytes.")
-                if time.monotonic() > deadline:
-                    raise _UnreachableError(f"GET {url} did not answer within {timeout} s.")
         document = json.loads(body)
-    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested beyond the parser's depth
-        raise _UnreachableError(f"GET {url} failed: {exc}") from exc
+    except RecursionError:  # JSON nested beyond the parser's depth
+        raise _UnreachableError(f"GET {url} answered JSON nested too deeply.") from None
     if not isinstance(document, dict):
         raise _UnreachableError(f"GET {url} did not return a JSON object.")
     return document
@@ -403,7 +443,7 @@ def _signing_keys(document: Document) -> list[Document]:
         else:
             _LOG.warning("Skipping key %s of the identity provider's JWKS: %s", number, reason)
     if not usable:
-        raise _UnreachableError("The JWKS has no usable signing key.")
+        raise _NoUsableKeyError("The JWKS has no usable signing key.")
     return usable
 
 
