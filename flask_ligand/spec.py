@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import marshmallow as ma
 from apispec import BasePlugin
 from apispec.ext.marshmallow import MarshmallowPlugin, resolver
-from apispec.ext.marshmallow.common import MODIFIERS as _SCHEMA_MODIFIERS
 from flask import Response, current_app, request
 from marshmallow_sqlalchemy.fields import Related
 from werkzeug.routing import UUIDConverter
@@ -93,7 +92,7 @@ class SpecMixin:
             )
         spec_kwargs = dict(spec_kwargs or {})
         spec_kwargs["extra_plugins"] = [*spec_kwargs.get("extra_plugins", ()), LigandPlugin(app)]
-        spec_kwargs.setdefault("marshmallow_plugin", MarshmallowPlugin(schema_name_resolver=_schema_name))  # type: ignore[arg-type]
+        spec_kwargs.setdefault("marshmallow_plugin", MarshmallowPlugin(schema_name_resolver=_schema_name))
         super().init_app(app, spec_kwargs=spec_kwargs)  # type: ignore[misc]
         self.spec.components.security_scheme(BEARER_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
         self.ma_plugin.converter.add_attribute_function(_page_size_range(app))
@@ -264,24 +263,38 @@ def _page_size_range(app: Flask) -> Callable[..., dict[str, Any]]:
     return attributes
 
 
-def _schema_name(schema: type[ma.Schema] | ma.Schema) -> str | None:
-    """apispec's name for a schema, or none for an instance narrowed by ``only``, ``exclude``... (it is inlined).
+def _schema_name(schema: type[ma.Schema] | ma.Schema) -> str:
+    """apispec's name for a schema; one narrowed by ``only``, ``exclude``... says how (``ToyWithoutOwnerId``).
 
-    A narrowed ``PetSchema(exclude=("owner",))`` nested in another schema would otherwise be a component of its own
-    named ``Pet`` or ``Pet1``, whichever apispec met first: the whole schema could become ``Pet1``, and a generated
-    client's class with it.
+    apispec would otherwise name each narrowed instance after its class too, numbered in the order it met them: the
+    whole schema could become ``Toy1``, and a generated client's class with it.
     """
-    if isinstance(schema, ma.Schema) and _narrowed(schema):
-        return None
-    return resolver(schema)  # type: ignore[arg-type]
+    name: str = resolver(schema)  # type: ignore[arg-type]
+    return f"{name}{_narrowing(schema)}" if isinstance(schema, ma.Schema) else name
 
 
-def _narrowed(schema: ma.Schema) -> bool:
+def _narrowing(schema: ma.Schema) -> str:
     try:
         plain = type(schema)()
-    except TypeError:  # a schema that needs arguments: keep apispec's name
-        return False
-    return any(getattr(schema, name) != getattr(plain, name) for name in _SCHEMA_MODIFIERS)
+    except Exception:  # a schema that needs arguments: apispec's name, numbered if it must be
+        return ""
+    parts = []
+    if schema.only is not None and _normalized(schema.only) != _normalized(plain.only):
+        parts.append("Only" + "".join(_pascal_case(name) for name in sorted(schema.only)))
+    excluded = set(schema.exclude) - set(plain.exclude)
+    if excluded:
+        parts.append("Without" + "".join(_pascal_case(name) for name in sorted(excluded)))
+    parts += [_pascal_case(name) for name in ("load_only", "dump_only", "partial") if _differs(schema, plain, name)]
+    return "".join(parts)
+
+
+def _differs(schema: ma.Schema, plain: ma.Schema, modifier: str) -> bool:
+    return bool(_normalized(getattr(schema, modifier)) != _normalized(getattr(plain, modifier)))
+
+
+def _normalized(value: Any) -> Any:
+    """A modifier's value comparable with another's: marshmallow's sets compare badly with ``None``."""
+    return frozenset(value) if isinstance(value, Iterable) and not isinstance(value, str) else value
 
 
 def _related_key(converter: Any, field: ma.fields.Field[Any], **_: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.test import TestResponse
 
 import flask_ligand
-from flask_ligand import DB, AutoSchema, Blueprint
+from flask_ligand import DB, AutoSchema, Blueprint, Schema
 from flask_ligand.testing import json_body
 
 
@@ -305,19 +305,44 @@ def test_a_relationship_field_takes_the_related_key(client: FlaskClient, count: 
 
 
 def test_spec_names_each_schema_once_and_types_relationships(client: FlaskClient) -> None:
-    """A narrowed nested schema is inlined rather than taking the whole schema's name (``Toy`` stays ``Toy``), and
-    a relationship field is documented as its key's type."""
+    """A narrowed nested schema has a name of its own saying how it is narrowed, so the whole schema keeps its name
+    (``Toy``, not ``Toy1``) whichever apispec met first; a relationship field is documented as its key's type."""
     spec = json_body(client.get("/openapi/api-spec.json"))
     schemas = spec["components"]["schemas"]
 
-    assert {"Toy", "Owner", "ToyByRelationship"} <= set(schemas)
+    assert {"Toy", "ToyWithoutOwnerId", "Owner", "ToyByRelationship"} <= set(schemas)
     assert not any(name.rstrip("0123456789") != name for name in schemas)
     toys = spec["paths"]["/toys/"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
     assert toys == {"$ref": "#/components/schemas/Toy"}
-    first_toy = schemas["Owner"]["properties"]["first_toy"]
-    assert "owner_id" not in str(first_toy)
-    assert "name" in str(first_toy)
+    assert schemas["Owner"]["properties"]["first_toy"]["allOf"] == [{"$ref": "#/components/schemas/ToyWithoutOwnerId"}]
+    assert set(schemas["ToyWithoutOwnerId"]["properties"]) == {"id", "name"}
     assert schemas["ToyByRelationship"]["properties"]["owner"]["type"] == "integer"
+
+
+def test_spec_of_a_schema_nesting_a_narrowed_copy_of_itself(database_uri: str) -> None:
+    """A tree whose nodes nest their children without the parent link: the spec names the narrowed copy."""
+
+    class NodeSchema(Schema):
+        name = ma.fields.String()
+        children = ma.fields.List(ma.fields.Nested(lambda: NodeSchema(exclude=("parent",))))
+        parent = ma.fields.Nested(lambda: NodeSchema(only=("name",)))
+
+    tree = Blueprint("Tree", __name__, url_prefix="/tree", description="A tree.")
+
+    @tree.route("/")
+    class Tree(MethodView):
+        @tree.response(200, NodeSchema)
+        def get(self) -> Any:
+            return {"name": "root", "children": [{"name": "leaf"}]}
+
+    app, api = flask_ligand.create_app(__name__, "testing", "Tree", "1.0.0", SQLALCHEMY_DATABASE_URI=database_uri)
+    api.register_blueprint(tree)
+    client = app.test_client()
+
+    schemas = json_body(client.get("/openapi/api-spec.json"))["components"]["schemas"]
+
+    assert {"Node", "NodeWithoutParent", "NodeOnlyName"} <= set(schemas)
+    assert json_body(client.get("/tree/")) == {"name": "root", "children": [{"name": "leaf"}]}
 
 
 def test_a_response_nests_the_relations_its_write_made(client: FlaskClient) -> None:
