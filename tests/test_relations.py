@@ -16,7 +16,7 @@ from flask import Flask, request
 from flask.testing import FlaskClient
 from flask.views import MethodView
 from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 from werkzeug.test import TestResponse
 
 import flask_ligand
@@ -360,3 +360,22 @@ def test_a_response_nests_the_relations_its_write_made(client: FlaskClient) -> N
     assert json_body(moved)["owner"]["name"] == "Bob"
     assert len(json_body(first)["leashes"]) == 1
     assert len(json_body(second)["leashes"]) == 2
+
+
+def test_a_commit_reloads_no_relationship_its_write_did_not_touch(relations_app: Flask, client: FlaskClient) -> None:
+    """Renaming owners whose leashes were loaded up front reads none of them again: no query per owner after commit."""
+    for name in ("Ann", "Bob", "Cid"):
+        owner_id = _owner(client, name)
+        assert client.post("/leashes/", json={"owner_id": owner_id}).status_code == 201
+    statements: list[str] = []
+    with relations_app.app_context():
+        owners = DB.session.scalars(sa.select(Owner).options(selectinload(Owner.leashes))).all()
+        for owner in owners:
+            owner.name += " Jr"
+        DB.session.commit()
+        sa.event.listen(DB.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+        counts = [len(owner.leashes) for owner in owners]
+
+    assert counts == [1, 1, 1]
+    assert statements == []

@@ -21,9 +21,9 @@ import click
 import flask_sqlalchemy.query
 from flask import current_app
 from flask.cli import FlaskGroup
-from sqlalchemy import String, event
+from sqlalchemy import String, event, inspect
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound
-from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, Session, declared_attr, mapped_column
+from sqlalchemy.orm import MANYTOONE, ONETOMANY, DeclarativeBase, Mapped, Mapper, Session, declared_attr, mapped_column
 from sqlalchemy_utils import force_auto_coercion
 
 from flask_ligand.errors import ConfigurationError, abort
@@ -219,27 +219,62 @@ DB = SQLAlchemy(model_class=_Base, query_class=Query, session_options=_SESSION_O
 
 #: Loading strategies whose relationships cannot be loaded again on access, so are never expired.
 _NOT_RELOADABLE = frozenset({"raise", "raise_on_sql", "noload", "dynamic", "write_only"})
+#: Where a flush leaves the relationships it made stale, in ``Session.info``, for ``after_flush_postexec``.
+_STALE = "ligand_stale_relationships"
 
 
-@event.listens_for(DB.session, "after_commit")
-def _expire_loaded_relationships(session: Session) -> None:
-    """Read loaded relationships again after a commit, as ``expire_on_commit`` did; column values stay.
+@event.listens_for(DB.session, "after_flush")
+def _find_stale_relationships(session: Session, _flush: Any) -> None:
+    """Note the loaded relationships a flush changed through foreign key columns, as ``expire_on_commit`` would
+    have read them again: ``pet.owner`` after ``pet.owner_id = 2``, and ``owner.pets`` on both owners, or after
+    adding or deleting a pet with that ``owner_id``. A response nesting them would contradict the write.
 
-    A loaded ``pet.owner`` is not changed by setting ``pet.owner_id``, nor ``owner.pets`` by adding a pet with that
-    ``owner_id``: a response nesting them would contradict the write it answers. Expiring a relationship only marks
-    it unloaded; the next access reads it, and a row gone meanwhile reads as ``None`` or is missing from the list.
+    Only those are expired (then read on next access); column values stay, and relationships no foreign key change
+    touched, eager-loaded ones included, are not loaded again.
     """
-    for state in list(session.identity_map.all_states()):
-        item = state.obj()
-        if item is None:
+    stale: list[tuple[Any, str]] = session.info.setdefault(_STALE, [])
+    for item in (*session.new, *session.dirty, *session.deleted):
+        state = inspect(item)
+        for relationship in state.mapper.relationships:
+            if relationship.direction is not MANYTOONE:
+                continue
+            keys = [state.mapper.get_property_by_column(column).key for column in relationship.local_columns]
+            histories = [state.attrs[key].history for key in keys]
+            moved = item in session.new or item in session.deleted or any(h.has_changes() for h in histories)
+            if not moved:
+                continue
+            if relationship.key in state.dict and item not in session.deleted:
+                stale.append((item, relationship.key))
+            stale += _collections_of(session, relationship, histories)
+
+
+@event.listens_for(DB.session, "after_flush_postexec")
+def _expire_stale_relationships(session: Session, _flush: Any) -> None:
+    for item, key in session.info.pop(_STALE, []):
+        state = inspect(item)
+        relationship = state.mapper.relationships.get(key)
+        if relationship is not None and relationship.lazy not in _NOT_RELOADABLE and not state.detached:
+            session.expire(item, [key])
+
+
+def _collections_of(session: Session, relationship: Any, histories: list[Any]) -> list[tuple[Any, str]]:
+    """The loaded collections, on the parents a changed foreign key pointed at before or after, that list the item."""
+    if len(histories) != 1:  # a composite key: the parents are not found by one value
+        return []
+    reverse = [
+        other.key
+        for other in relationship.mapper.relationships
+        if other.direction is ONETOMANY and set(other.remote_side) == set(relationship.local_columns)
+    ]
+    found = []
+    history = histories[0]
+    for value in (*history.added, *history.unchanged, *history.deleted):
+        if value is None:
             continue
-        loaded = [
-            relationship.key
-            for relationship in state.mapper.relationships
-            if relationship.key in state.dict and relationship.lazy not in _NOT_RELOADABLE
-        ]
-        if loaded:
-            session.expire(item, loaded)
+        parent = session.identity_map.get(relationship.mapper.identity_key_from_primary_key([value]))
+        if parent is not None:
+            found += [(parent, key) for key in reverse if key in inspect(parent).dict]
+    return found
 
 
 @event.listens_for(DB.Model, "instrument_class", propagate=True)
