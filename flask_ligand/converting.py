@@ -37,7 +37,13 @@ class CoercedString(ma.fields.String):
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
             return None
-        return str(getattr(value, "code", value))
+        for name in ("code", "key", "zone"):  # Country, Currency; zoneinfo's and pytz's time zones
+            if isinstance(getattr(value, name, None), str):
+                return str(getattr(value, name))
+        filename = getattr(value, "_filename", None)  # dateutil's time zone: never show the server's path
+        if isinstance(filename, str):
+            return filename.rpartition("zoneinfo/")[2]
+        return str(value)
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> Any:
         text = super()._deserialize(value, attr, data, **kwargs)

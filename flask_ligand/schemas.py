@@ -65,7 +65,13 @@ class RelatedItem(Related):
     default_error_messages = {"not_found": "No item has the key {value}."}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, Mapping) and len(self.related_keys) == 1:
+        names = [key.key for key in self.related_keys]
+        if isinstance(value, Mapping):  # {"id": 1}: the key's columns by name, and nothing else
+            if sorted(value) != sorted(names):
+                raise self.make_error("invalid", value=value, keys=names)
+            if len(names) == 1:
+                value = {names[0]: self._key_field.deserialize(value[names[0]])}
+        elif len(names) == 1:
             value = self._key_field.deserialize(value)
         item = super()._deserialize(value, attr, data, **kwargs)  # type: ignore[no-untyped-call]
         if not self.transient and inspect(item).transient:  # made up, not loaded

@@ -17,6 +17,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import flask_ligand
 from flask_ligand import DB, AutoSchema, Blueprint
+from flask_ligand.converting import CoercedString
 from flask_ligand.testing import json_body
 
 
@@ -168,3 +169,17 @@ def test_the_spec_documents_each_type(client: FlaskClient) -> None:
     assert properties["pin"]["type"] == "integer"
     assert properties["password"]["writeOnly"] is True
     assert "type" not in properties["settings"]  # any JSON value
+
+
+def test_a_time_zone_is_written_by_its_name_whatever_the_backend() -> None:
+    """zoneinfo, pytz-like and dateutil time zones (sqlalchemy-utils' default backend) are written as their name,
+    never as the path of the server's zone file."""
+    from zoneinfo import ZoneInfo
+
+    from dateutil import tz  # type: ignore[import-untyped]
+
+    field = CoercedString(su.TimezoneType(backend="zoneinfo"))
+
+    names = [field.serialize("zone", {"zone": zone}) for zone in (ZoneInfo("Europe/Helsinki"), tz.gettz("Asia/Tokyo"))]
+
+    assert names == ["Europe/Helsinki", "Asia/Tokyo"]

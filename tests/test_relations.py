@@ -301,7 +301,12 @@ def test_a_relationship_field_takes_the_related_key(client: FlaskClient, count: 
     assert json_body(created)["owner"] == owner_id
     assert unknown.status_code == 422
     assert list(json_body(unknown)["errors"]["json"]) == ["owner"]
-    assert count(Toy) == 1
+    for bad in ({"bogus": 1}, {"id": "abc"}, "abc", [owner_id]):
+        response = client.post("/toys-by-relationship/", json={"name": "Rope", "owner": bad})
+        assert response.status_code == 422, (bad, response.json)
+        assert list(json_body(response)["errors"]["json"]) == ["owner"]
+    assert client.post("/toys-by-relationship/", json={"name": "Ball", "owner": {"id": owner_id}}).status_code == 201
+    assert count(Toy) == 2
 
 
 def test_spec_names_each_schema_once_and_types_relationships(client: FlaskClient) -> None:

@@ -175,20 +175,24 @@ class _MigrationsCheck:
 
     def __init__(self, directory: str) -> None:
         self._directory = directory
-        self._history: tuple[tuple[str, ...], dict[str, frozenset[str]]] | None = None
+        self._script: Any = None
+        #: The revisions a database at some heads has applied, by those heads: one state, usually, per process.
+        self._applied: dict[tuple[str, ...], frozenset[str] | None] = {}
 
     def __call__(self) -> None:
         from alembic.runtime.migration import MigrationContext
 
         from flask_ligand.extensions.database import DB
 
-        heads, ancestry = self._read_history()
+        script = self._read_scripts()
         with DB.engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_heads()
-        if any(revision not in ancestry for revision in current):
+            current = tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
+        if current not in self._applied:
+            self._applied[current] = _applied_revisions(script, current)
+        applied = self._applied[current]
+        if applied is None:
             return  # a later release migrated the schema
-        applied = frozenset().union(*(ancestry[revision] for revision in current))
-        missing = [head for head in heads if head not in applied]
+        missing = [head for head in script.get_heads() if head not in applied]
         if missing:
             state = f"it is at {', '.join(current)}" if current else "it has none applied"
             raise NotReady(
@@ -196,21 +200,28 @@ class _MigrationsCheck:
                 "'flask db upgrade'."
             )
 
-    def _read_history(self) -> tuple[tuple[str, ...], dict[str, frozenset[str]]]:
+    def _read_scripts(self) -> Any:
         # The scripts do not change while the service runs: read them at the first probe (which imports alembic,
-        # kept out of the service's start) and keep each revision with the revisions it includes.
-        if self._history is None:
+        # kept out of the service's start).
+        if self._script is None:
             from alembic.script import ScriptDirectory
 
-            script = ScriptDirectory(self._directory)
-            ancestry = {
-                revision.revision: frozenset(
-                    ancestor.revision for ancestor in script.iterate_revisions(revision.revision, "base")
-                )
-                for revision in script.walk_revisions()
-            }
-            self._history = tuple(script.get_heads()), ancestry
-        return self._history
+            self._script = ScriptDirectory(self._directory)
+        return self._script
+
+
+def _applied_revisions(script: Any, current: tuple[str, ...]) -> frozenset[str] | None:
+    """The revisions a database at ``current`` has applied: those heads and all they build on; ``None`` when one of
+    them is unknown to this release's scripts (a later release wrote it)."""
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
+    if not current:
+        return frozenset()
+    try:
+        return frozenset(revision.revision for revision in script.iterate_revisions(current, "base"))
+    except (CommandError, RevisionError):
+        return None
 
 
 def _check_identity_provider() -> None:
