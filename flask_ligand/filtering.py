@@ -236,7 +236,7 @@ def _within_seconds(column: Any, operator: FilterOperator, value: Any) -> Column
     """A bound on a datetime the API writes to the second: ``2024-01-01T10:00:05Z`` is all of that second.
 
     The stored value may have microseconds the client never saw: ``created_at__lte`` and ``created_at=`` with the
-    ``created_at`` a response gave must find that item. A bound with a fraction is taken exactly.
+    ``created_at`` a response gave must find that item. A bound with a fraction other than zero is taken exactly.
     """
     values: list[dt.datetime] = value if operator == "in" else [value]
     ranges = []
