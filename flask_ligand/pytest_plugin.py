@@ -101,9 +101,14 @@ def ligand_app_factory(pytestconfig: pytest.Config) -> Callable[..., Any]:
         )
     module_name, _, attribute = spec.partition(":")
     try:
-        factory: Callable[..., Any] = getattr(importlib.import_module(module_name), attribute or "create_app")
-    except (ImportError, AttributeError) as exc:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not module_name.startswith(exc.name):
+            raise  # a module the service imports is missing: its traceback shows where
         pytest.fail(f"{_FACTORY_OPTION} = '{spec}' cannot be loaded: {exc}", pytrace=False)
+    factory: Callable[..., Any] | None = getattr(module, attribute or "create_app", None)
+    if factory is None:
+        pytest.fail(f"{_FACTORY_OPTION} = '{spec}': {module_name} has no {attribute or 'create_app'}.", pytrace=False)
     return factory
 
 
@@ -117,7 +122,9 @@ def ligand_settings() -> dict[str, Any]:
 def ligand_postgresql_url(pytestconfig: pytest.Config) -> str | None:
     """The PostgreSQL server given by ``--ligand-postgresql-url`` or the ini option; ``None`` without one.
 
-    A suite that starts its own server overrides this session fixture to return its URL.
+    A suite that starts its own server overrides this session fixture to return its URL, and lists ``postgresql`` in
+    the ``ligand_databases`` ini option: which variants a test has is decided when tests are collected, before any
+    fixture runs.
     """
     return _configured_postgresql_url(pytestconfig)
 
@@ -131,7 +138,7 @@ def ligand_postgresql_database(ligand_postgresql_url: str | None) -> Iterator[st
     """
     if not ligand_postgresql_url:
         reason = f"no PostgreSQL server: pass --ligand-postgresql-url or set the {_URL_OPTION} ini option"
-        if os.environ.get("CI"):
+        if _in_ci():
             pytest.fail(f"{reason} (CI is set: the suite's ligand_databases ask for PostgreSQL)", pytrace=False)
         pytest.skip(reason)
     from flask_ligand.testing import postgresql_database
@@ -168,6 +175,12 @@ def app(ligand_app_factory: Callable[..., Any], database_uri: str, ligand_settin
     """The service in ``testing`` on this test's own database, with the tables of its models created."""
     from flask_ligand.testing import created_app
 
+    if "SQLALCHEMY_DATABASE_URI" in ligand_settings:
+        pytest.fail(
+            "ligand_settings sets SQLALCHEMY_DATABASE_URI: override the database_uri fixture instead, which every "
+            "test's database comes from.",
+            pytrace=False,
+        )
     with created_app(ligand_app_factory, SQLALCHEMY_DATABASE_URI=database_uri, **ligand_settings) as flask_app:
         yield flask_app
 
@@ -198,6 +211,11 @@ def auth_headers(app: Flask) -> HeadersFactory:
         return testing.auth_headers(app, *roles, **extra)
 
     return headers
+
+
+def _in_ci() -> bool:
+    """Whether the ``CI`` environment variable says this runs in CI (``true``, ``1``...; not ``false`` or ``0``)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def _configured_postgresql_url(config: pytest.Config) -> str | None:

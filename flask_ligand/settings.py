@@ -286,8 +286,9 @@ ENVIRONMENTS: Mapping[str, Environment] = {
         },
         dev_tokens=True,
         # A test suite's database is the one it passes, never the one a shell or a .env names (it may be
-        # production's, and test fixtures drop tables), as upstream's testing environment pinned it too.
-        pinned=("SQLALCHEMY_DATABASE_URI",),
+        # production's, and test fixtures drop tables), as upstream's testing environment pinned it too. Its
+        # identity provider likewise: a developer's .env naming one would make every token the tests mint invalid.
+        pinned=("SQLALCHEMY_DATABASE_URI", "OIDC_DISCOVERY_URL"),
     ),
     "cli": Environment("cli", init_extensions=False, production=True),
 }

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, Protocol
 
 from flask_ligand.errors import ConfigurationError
 from flask_ligand.logging import REQUEST_ID_HEADER
@@ -43,7 +44,7 @@ class TokenFactory(Protocol):
         roles: Iterable[str] = ...,
         *,
         sub: str = ...,
-        expires_in: timedelta | int | None = ...,
+        expires_in: timedelta | float | None = ...,
         **claims: Any,
     ) -> str: ...
 
@@ -59,7 +60,7 @@ def make_token(
     roles: Iterable[str] = ("user",),
     *,
     sub: str = "tester",
-    expires_in: timedelta | int | None = None,
+    expires_in: timedelta | float | None = None,
     **claims: Any,
 ) -> str:
     """Sign a bearer token that ``app``'s own verification accepts, as ``flask ligand token`` does.
@@ -73,8 +74,9 @@ def make_token(
         app: A service created in ``testing`` (or ``local``) without ``OIDC_DISCOVERY_URL``.
         roles: The caller's roles; ``()`` for a token without any.
         sub: The caller's id, ``User.id`` in the views.
-        expires_in: Lifetime in seconds (or a ``timedelta``); a negative one makes an expired token. Defaults to
-            ``JWT_ACCESS_TOKEN_EXPIRES`` (5 minutes in ``testing``).
+        expires_in: Lifetime in seconds (or a ``timedelta``). Zero or less makes a token the app refuses as
+            expired: its ``exp`` is that far in the past, beyond the clock-skew leeway (``JWT_DECODE_LEEWAY``).
+            Defaults to ``JWT_ACCESS_TOKEN_EXPIRES`` (5 minutes in ``testing``).
         claims: More claims, e.g. ``email="a@example.com"``.
 
     Raises:
@@ -86,13 +88,25 @@ def make_token(
         raise ConfigurationError(
             "make_token needs an app that signs its own tokens: create it in 'testing' (or 'local') without "
             "OIDC_DISCOVERY_URL. An app that trusts an identity provider only accepts that provider's tokens."
+            + (
+                f" This app has OIDC_DISCOVERY_URL={app.config['OIDC_DISCOVERY_URL']!r}, from create_app's keywords, "
+                "the environment or a .env file."
+                if app.config.get("OIDC_DISCOVERY_URL")
+                else ""
+            )
         )
     path = str(app.config.get("OIDC_ROLES_CLAIM") or "realm_access.roles")
-    expires = timedelta(seconds=expires_in) if isinstance(expires_in, int) else expires_in
+    expires: timedelta | Literal[False] | None = (
+        timedelta(seconds=expires_in) if isinstance(expires_in, int | float) else expires_in
+    )
+    extra = {**roles_claim(roles, path), **claims}
+    if isinstance(expires, timedelta) and expires <= timedelta(0):
+        # flask-jwt-extended writes no exp for a zero lifetime, and the app accepts a token up to the leeway late.
+        leeway = int(app.config.get("JWT_DECODE_LEEWAY") or 0)
+        extra.setdefault("exp", int(time.time() + expires.total_seconds()) - leeway - 1)
+        expires = False
     with app.app_context():
-        token: str = create_access_token(
-            sub, additional_claims={**roles_claim(roles, path), **claims}, expires_delta=expires
-        )
+        token: str = create_access_token(sub, additional_claims=extra, expires_delta=expires)
     return token
 
 

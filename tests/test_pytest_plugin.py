@@ -50,13 +50,14 @@ def _create(client: FlaskClient, auth_headers: HeadersFactory, name: str = "Rex"
     return response
 
 
-def _run_pytest(project: Path, *args: str, ci: bool = False) -> subprocess.CompletedProcess[str]:
-    """Run pytest in ``project``, outside CI unless ``ci`` (the plugin fails instead of skipping in CI)."""
+def _run_pytest(project: Path, *args: str, ci: bool | str = False) -> subprocess.CompletedProcess[str]:
+    """Run pytest in ``project``, outside CI unless ``ci`` (the plugin fails instead of skipping in CI); a text
+    ``ci`` is the value of ``CI``."""
     environment = {
         key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "COV_")) and key != "CI"
     }
     if ci:
-        environment["CI"] = "true"
+        environment["CI"] = ci if isinstance(ci, str) else "true"
     return subprocess.run(
         [sys.executable, "-m", "pytest", *args],
         cwd=project,
@@ -153,6 +154,41 @@ def test_postgresql_variant_without_a_server_fails_in_ci(service: Path) -> None:
     assert "CI is set" in result.stdout
 
 
+@pytest.mark.parametrize("value", ["false", "0"])
+def test_ci_set_to_false_is_not_ci(service: Path, value: str) -> None:
+    """``CI=false`` (or ``0``), as some shells and runners export it, skips the variant as on a developer machine."""
+    (service / "pyproject.toml").write_text(SERVICE_PYPROJECT + 'ligand_databases = ["sqlite", "postgresql"]\n')
+    result = _run_pytest(service, ci=value)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed, 2 skipped" in result.stdout
+
+
+def test_a_missing_import_inside_the_service_shows_its_traceback(service: Path) -> None:
+    """An import the service's own code gets wrong is reported where it is, not as a wrong ``ligand_app_factory``."""
+    package = service / "library"
+    package.mkdir()
+    (package / "__init__.py").write_text("from library.helpers import create_app\n")
+    (package / "helpers.py").write_text("from library.modles import Book  # misspelt\n\ncreate_app = None\n")
+    (service / "pyproject.toml").write_text(SERVICE_PYPROJECT.replace("example_petstore:create_app", "library"))
+    result = _run_pytest(service)
+    assert result.returncode == 1
+    assert "library/helpers.py:1" in result.stdout
+    assert "No module named 'library.modles'" in result.stdout
+    assert "cannot be loaded" not in result.stdout
+
+
+def test_database_url_in_ligand_settings_says_to_override_database_uri(service: Path) -> None:
+    """The database comes from ``database_uri``; setting it in ``ligand_settings`` says so instead of a TypeError."""
+    (service / "tests" / "conftest.py").write_text(
+        "import pytest\n\n\n@pytest.fixture\ndef ligand_settings():\n"
+        "    return {'SQLALCHEMY_DATABASE_URI': 'sqlite://'}\n"
+    )
+    result = _run_pytest(service)
+    assert result.returncode == 1
+    assert "ligand_settings sets SQLALCHEMY_DATABASE_URI: override the database_uri fixture instead" in result.stdout
+    assert "TypeError" not in result.stdout
+
+
 def test_unknown_database_in_the_ini_option_is_a_usage_error(service: Path) -> None:
     """``ligand_databases = mysql`` stops the run, naming the databases there are."""
     (service / "pyproject.toml").write_text(SERVICE_PYPROJECT + 'ligand_databases = ["mysql"]\n')
@@ -202,9 +238,11 @@ def test_token_without_the_role_is_refused(client: FlaskClient, auth_headers: He
     testing.assert_error(response, 403, "This endpoint requires the user to have the 'user' role!")
 
 
-def test_expired_token_is_refused(client: FlaskClient, make_token: TokenFactory) -> None:
-    """``make_token(expires_in=-60)`` makes a token the service rejects as expired."""
-    headers = {"Authorization": f"Bearer {make_token(expires_in=-60)}"}
+@pytest.mark.parametrize("expires_in", [-60, -1, 0, -0.5])
+def test_expired_token_is_refused(client: FlaskClient, make_token: TokenFactory, expires_in: float) -> None:
+    """``make_token(expires_in=...)`` with zero or less makes a token the service rejects as expired, even within the
+    clock-skew leeway it allows real tokens."""
+    headers = {"Authorization": f"Bearer {make_token(expires_in=expires_in)}"}
     response = client.post("/pets/", json={"name": "Rex"}, headers=headers)
     testing.assert_error(response, 401, "The bearer token has expired; get a new one.")
 

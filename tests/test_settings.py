@@ -19,6 +19,7 @@ import flask_ligand
 from flask_ligand.default_settings import ENVIRONMENTS, flask_environment_configurator
 from flask_ligand.errors import ConfigurationError
 from flask_ligand.extensions.database import DB
+from flask_ligand.testing import created_app, make_token
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SPEC_PATH = "/openapi/api-spec.json"
@@ -210,6 +211,23 @@ def test_testing_takes_its_database_only_from_create_app(
     assert given.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'given.sqlite'}"
     assert "SQLALCHEMY_DATABASE_URI from the environment is ignored in 'testing'" in caplog.text
     assert "production" not in caplog.text
+
+
+def test_testing_takes_its_identity_provider_only_from_create_app(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A developer's ``.env`` naming the provider they log in with does not turn the tests' own tokens away."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("OIDC_DISCOVERY_URL=https://sso.example.com/.well-known/openid-configuration\n")
+
+    with created_app(example_petstore.create_app, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'db.sqlite'}") as app:
+        token = make_token(app, ["user"])
+        headers = {"Authorization": f"Bearer {token}"}
+        response = app.test_client().post("/pets/", json={"name": "Rex"}, headers=headers)
+
+    assert app.config["OIDC_DISCOVERY_URL"] is None
+    assert "OIDC_DISCOVERY_URL from the environment is ignored in 'testing'" in caplog.text
+    assert response.status_code == 201, response.json
 
 
 def test_unhandled_error_in_testing_is_the_json_500_a_client_gets() -> None:
