@@ -15,10 +15,10 @@ from flask.views import MethodView
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-import flask_ligand
 from flask_ligand import DB, AutoSchema, Blueprint
 from flask_ligand.converting import CoercedString
 from flask_ligand.testing import json_body
+from tests.apps import blueprint_app
 
 
 class Finish(enum.Enum):
@@ -98,14 +98,8 @@ GEAR = {
 
 @pytest.fixture
 def app(database_uri: str) -> Iterator[Flask]:
-    app, api = flask_ligand.create_app(__name__, "testing", "Gear", "1.0.0", SQLALCHEMY_DATABASE_URI=database_uri)
-    api.register_blueprint(BLP)
-    with app.app_context():
-        _Base.metadata.create_all(DB.engine)
-    yield app
-    with app.app_context():
-        DB.session.remove()
-        DB.engine.dispose()
+    with blueprint_app(BLP, _Base.metadata, database_uri) as app:
+        yield app
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from werkzeug.test import TestResponse
 import flask_ligand
 from flask_ligand import DB, AutoSchema, Blueprint, Schema
 from flask_ligand.testing import json_body
+from tests.apps import blueprint_app
 
 
 class _Base(DeclarativeBase):
@@ -197,14 +198,8 @@ class Leashes(MethodView):
 
 @pytest.fixture
 def relations_app(database_uri: str) -> Iterator[Flask]:
-    app, api = flask_ligand.create_app(__name__, "testing", "Relations", "1.0.0", SQLALCHEMY_DATABASE_URI=database_uri)
-    api.register_blueprint(BLP)
-    with app.app_context():
-        _Base.metadata.create_all(DB.engine)
-    yield app
-    with app.app_context():
-        DB.session.remove()
-        DB.engine.dispose()
+    with blueprint_app(BLP, _Base.metadata, database_uri) as app:
+        yield app
 
 
 @pytest.fixture
