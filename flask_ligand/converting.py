@@ -83,6 +83,14 @@ class _ChoiceEnum(ma.fields.Enum):  # type: ignore[type-arg]
         self.validators = _without_length(self.validators)  # the column's length is for the value it stores
 
 
+class _Email(ma.fields.Email):
+    """An ``EmailType`` column: an email address, lowercased as the column stores it, so that the response to a write
+    shows what a later read will."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> Any:
+        return super()._deserialize(value, attr, data, **kwargs).lower()
+
+
 class _Url(ma.fields.Url):
     """A ``URLType`` column: an absolute URL, whose host may be a single name (``http://inventory/``)."""
 
@@ -150,7 +158,7 @@ def _encrypted(converter: Any, column_type: Any) -> Any:
 #: sqlalchemy-utils' column types and their fields. Types left out (ArrowType, ColorType, PhoneNumberType,
 #: WeekDaysType, the range types...) keep the field of the type they store as: declare a field for them.
 SQLALCHEMY_UTILS_FIELDS: dict[type, Any] = {
-    su.EmailType: ma.fields.Email,
+    su.EmailType: _Email,
     su.URLType: _Url,
     su.IPAddressType: _IP,
     su.JSONType: ma.fields.Raw,

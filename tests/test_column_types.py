@@ -122,6 +122,14 @@ def test_values_go_in_and_come_back_as_clients_wrote_them(app: Flask, client: Fl
         assert stored.password != "wrong"
 
 
+def test_an_email_address_is_answered_as_it_is_stored(client: FlaskClient) -> None:
+    """``EmailType`` stores addresses lowercased: the response to the write says so, as a later read does."""
+    created = json_body(client.post("/gear/", json={"email": "Rex@Example.COM"}))
+
+    assert created["email"] == "rex@example.com"
+    assert json_body(client.get(f"/gear/{created['id']}"))["email"] == "rex@example.com"
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
