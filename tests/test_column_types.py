@@ -18,7 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from flask_ligand import DB, AutoSchema, Blueprint
 from flask_ligand.converting import CoercedString
 from flask_ligand.testing import json_body
-from tests.apps import blueprint_app
+from tests.apps import blueprint_app, store
 
 
 class Finish(enum.Enum):
@@ -64,10 +64,7 @@ class GearList(MethodView):
     @BLP.arguments(GearSchema)
     @BLP.response(201, GearSchema)
     def post(self, data: dict[str, Any]) -> Gear:
-        gear = Gear(**data)
-        DB.session.add(gear)
-        DB.session.commit()
-        return gear
+        return store(Gear(**data))
 
 
 @BLP.route("/<int:gear_id>")

@@ -12,6 +12,7 @@ from flask.views import MethodView
 
 import flask_ligand
 from flask_ligand.extensions.database import DB
+from tests.apps import blueprint_app
 
 # A metadata of its own: the petstore's migrations are compared with DB.metadata elsewhere.
 _METADATA = sa.MetaData()
@@ -21,9 +22,6 @@ _COUNTERS = sa.Table("overflow_counter", _METADATA, sa.Column("value", sa.BigInt
 @pytest.fixture
 def counter_app(database_uri: str) -> Iterator[Flask]:
     """An app whose view stores the integer in its URL, unchecked, in a BIGINT column."""
-    app, api = flask_ligand.create_app(
-        "test_database_errors", "testing", "Counters", "1", SQLALCHEMY_DATABASE_URI=database_uri
-    )
     blueprint = flask_ligand.Blueprint("Counters", __name__, url_prefix="/counters")
 
     @blueprint.route("/<int:value>")
@@ -41,13 +39,8 @@ def counter_app(database_uri: str) -> Iterator[Flask]:
         def get(self) -> dict[str, int]:
             return {"count": DB.session.execute(sa.select(sa.func.count()).select_from(_COUNTERS)).scalar_one()}
 
-    api.register_blueprint(blueprint)
-    with app.app_context():
-        _METADATA.create_all(DB.engine)
-    yield app
-    with app.app_context():
-        _METADATA.drop_all(DB.engine)
-        DB.engine.dispose()
+    with blueprint_app(blueprint, _METADATA, database_uri) as app:
+        yield app
 
 
 def test_integer_beyond_64_bits_is_a_422(counter_app: Flask) -> None:

@@ -6,6 +6,7 @@ import http.client
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from http import HTTPStatus
 from typing import Any, NoReturn
 
@@ -26,6 +27,7 @@ from example_petstore.schemas import PetSchema
 from example_petstore.views import INVALID_PET_ID
 from flask_ligand import DB, Blueprint, Schema
 from flask_ligand.testing import json_body
+from tests.apps import blueprint_app, store
 from tests.servers import serve
 
 HeadersFactory = Callable[..., dict[str, str]]
@@ -80,10 +82,7 @@ class Gadgets(MethodView):
     @BLP.arguments(GadgetSchema)
     @BLP.response(201, GadgetSchema)
     def post(self, new_item: dict[str, Any]) -> Gadget:
-        gadget = Gadget(**new_item)
-        DB.session.add(gadget)
-        DB.session.commit()
-        return gadget
+        return store(Gadget(**new_item))
 
 
 @BLP.route("/pairings/")
@@ -91,10 +90,7 @@ class Pairings(MethodView):
     @BLP.arguments(PairingSchema)
     @BLP.response(201, PairingSchema)
     def post(self, new_item: dict[str, Any]) -> Pairing:
-        pairing = Pairing(**new_item)
-        DB.session.add(pairing)
-        DB.session.commit()
-        return pairing
+        return store(Pairing(**new_item))
 
 
 @BLP.route("/optional-body")
@@ -134,7 +130,6 @@ class FlaskAbort(MethodView):
 @pytest.fixture
 def make_gadget_client(database_uri: str) -> Iterator[GadgetClientFactory]:
     """Start a small app with the failing views, in ``testing`` or ``prod``, on this test's SQLite file."""
-    apps: list[flask.Flask] = []
 
     def make(environment: str = "testing", **settings: Any) -> FlaskClient:
         if environment == "prod":
@@ -145,20 +140,13 @@ def make_gadget_client(database_uri: str) -> Iterator[GadgetClientFactory]:
                 "OIDC_DISCOVERY_URL": "https://idp.example.com/.well-known/openid-configuration",
                 **settings,
             }
-        app, api = flask_ligand.create_app(
-            __name__, environment, "Gadgets", "1.0.0", SQLALCHEMY_DATABASE_URI=database_uri, **settings
+        app = apps.enter_context(
+            blueprint_app(BLP, _GadgetBase.metadata, database_uri, environment=environment, **settings)
         )
-        api.register_blueprint(BLP)
-        with app.app_context():
-            _GadgetBase.metadata.create_all(DB.engine)
-        apps.append(app)
         return app.test_client()
 
-    yield make
-    for app in apps:
-        with app.app_context():
-            DB.session.remove()
-            DB.engine.dispose()
+    with ExitStack() as apps:
+        yield make
 
 
 def assert_error(response: TestResponse, code: int, message: str | None = None, *, errors: bool = False) -> Any:

@@ -24,6 +24,7 @@ from example_petstore.schemas import PetSchema
 from flask_ligand.extensions.api import AutoSchema, Blueprint
 from flask_ligand.extensions.database import DB, Versioned
 from flask_ligand.testing import json_body
+from tests.apps import blueprint_app
 
 HeadersFactory = Callable[..., dict[str, str]]
 #: Called by the race views between their ``check_etag`` and their commit: another client's write lands there.
@@ -332,16 +333,8 @@ def gadget_client(database_uri: str) -> Iterator[FlaskClient]:
             DB.session.commit()
             return item
 
-    app, api = flask_ligand.create_app(__name__, "testing", "Gadgets", "1.0.0", SQLALCHEMY_DATABASE_URI=database_uri)
-    api.register_blueprint(blp)
-    with app.app_context():
-        _GadgetBase.metadata.create_all(DB.engine)
-        DB.session.add(Gadget(id=1, name="Widget"))
-        DB.session.commit()
-    yield app.test_client()
-    with app.app_context():
-        DB.session.remove()
-        DB.engine.dispose()
+    with blueprint_app(blp, _GadgetBase.metadata, database_uri, Gadget(id=1, name="Widget")) as app:
+        yield app.test_client()
 
 
 def _get_gadget(item_id: int) -> Gadget:
@@ -449,18 +442,12 @@ def test_write_whose_database_sets_a_column_answers_what_it_stored_after_a_delet
                 interfere(item_id)
             return row
 
-    app, api = flask_ligand.create_app(__name__, "testing", "Rows", "1.0.0", SQLALCHEMY_DATABASE_URI=database_uri)
-    api.register_blueprint(blp)
-    with app.app_context():
-        metadata.create_all(DB.engine)
-        DB.session.add(model(id=1, label="Empty"))
-        DB.session.commit()
+    with blueprint_app(blp, metadata, database_uri, model(id=1, label="Empty")) as app:
 
-    def other_client_deletes(item_id: int) -> None:
-        with app.app_context(), DB.engine.begin() as connection:
-            connection.execute(sa.delete(model).where(model.id == item_id))
+        def other_client_deletes(item_id: int) -> None:
+            with app.app_context(), DB.engine.begin() as connection:
+                connection.execute(sa.delete(model).where(model.id == item_id))
 
-    try:
         client = app.test_client()
         etag = client.get("/rows/1").headers["ETag"]
         after_commit.append(other_client_deletes)
@@ -472,8 +459,3 @@ def test_write_whose_database_sets_a_column_answers_what_it_stored_after_a_delet
         assert json_body(response)["touched_at"]
         assert response.headers["ETag"] != etag
         assert client.get("/rows/1").status_code == 404
-    finally:
-        with app.app_context():
-            DB.session.remove()
-            metadata.drop_all(DB.engine)
-            DB.engine.dispose()

@@ -13,11 +13,11 @@ from sqlalchemy import String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from werkzeug.test import TestResponse
 
-import flask_ligand
 from example_petstore.models import Pet
 from flask_ligand import DB, Blueprint
 from flask_ligand.extensions.api import AutoSchema
 from flask_ligand.testing import json_body
+from tests.apps import blueprint_app
 
 HeadersFactory = Callable[..., dict[str, str]]
 MERGE_PATCH = "application/merge-patch+json"
@@ -66,17 +66,8 @@ class ToyById(MethodView):
 @pytest.fixture
 def toy_client(database_uri: str) -> Iterator[FlaskClient]:
     """A small app serving one toy (``id`` 1, name "Ball", note "Red") on this test's database."""
-    app, api = flask_ligand.create_app(__name__, "testing", "Toys", "1.0.0", SQLALCHEMY_DATABASE_URI=database_uri)
-    api.register_blueprint(TOYS)
-    with app.app_context():
-        _ToyBase.metadata.create_all(DB.engine)
-        DB.session.add(Toy(id=1, name="Ball", note="Red"))
-        DB.session.commit()
-    yield app.test_client()
-    with app.app_context():
-        DB.session.remove()
-        _ToyBase.metadata.drop_all(DB.engine)
-        DB.engine.dispose()
+    with blueprint_app(TOYS, _ToyBase.metadata, database_uri, Toy(id=1, name="Ball", note="Red")) as app:
+        yield app.test_client()
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ from flask.views import MethodView
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import example_petstore
-import flask_ligand
 from example_petstore.models import Pet
 from flask_ligand import Blueprint
 from flask_ligand.extensions.database import DB
 from flask_ligand.testing import created_app, json_body
 from tests import pg
+from tests.apps import blueprint_app, store
 
 
 class _NoteBase(DeclarativeBase):
@@ -52,19 +52,10 @@ def notes_app(postgresql_uri: str) -> Iterator[Flask]:
     class Notes(MethodView):
         @blp.response(201)
         def post(self) -> dict[str, Any]:
-            note = Note(**request.get_json())
-            DB.session.add(note)
-            DB.session.commit()
-            return {"id": note.id}
+            return {"id": store(Note(**request.get_json())).id}
 
-    app, api = flask_ligand.create_app(__name__, "testing", "Notes", "1.0.0", SQLALCHEMY_DATABASE_URI=postgresql_uri)
-    api.register_blueprint(blp)
-    with app.app_context():
-        _NoteBase.metadata.create_all(DB.engine)
-    yield app
-    with app.app_context():
-        DB.session.remove()
-        DB.engine.dispose()
+    with blueprint_app(blp, _NoteBase.metadata, postgresql_uri) as app:
+        yield app
 
 
 @pytest.mark.parametrize(

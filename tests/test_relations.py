@@ -22,7 +22,7 @@ from werkzeug.test import TestResponse
 import flask_ligand
 from flask_ligand import DB, AutoSchema, Blueprint, Schema
 from flask_ligand.testing import json_body
-from tests.apps import blueprint_app
+from tests.apps import blueprint_app, store
 
 
 class _Base(DeclarativeBase):
@@ -109,19 +109,12 @@ class OwnerWithLeashesSchema(AutoSchema):
 BLP = Blueprint("Relations", __name__, url_prefix="/", description="Owners and what refers to them.")
 
 
-def _add(model: type[_Base], data: dict[str, Any]) -> Any:
-    item = model(**data)
-    DB.session.add(item)
-    DB.session.commit()
-    return item
-
-
 @BLP.route("owners/")
 class Owners(MethodView):
     @BLP.arguments(OwnerSchema)
     @BLP.response(201, OwnerSchema)
     def post(self, data: dict[str, Any]) -> Any:
-        return _add(Owner, data)
+        return store(Owner(**data))
 
 
 @BLP.route("owners/<int:owner_id>")
@@ -137,7 +130,7 @@ class Toys(MethodView):
     @BLP.arguments(ToySchema)
     @BLP.response(201, ToySchema)
     def post(self, data: dict[str, Any]) -> Any:
-        return _add(Toy, data)
+        return store(Toy(**data))
 
 
 @BLP.route("toys/<int:toy_id>")
@@ -179,21 +172,21 @@ class ToysByRelationship(MethodView):
     @BLP.arguments(ToyByRelationshipSchema)
     @BLP.response(201, ToyByRelationshipSchema)
     def post(self, data: dict[str, Any]) -> Any:
-        return _add(Toy, data)
+        return store(Toy(**data))
 
 
 @BLP.route("stickers/")
 class Stickers(MethodView):
     def post(self) -> Any:
         owner_id = request.get_json()["owner_id"]
-        return {"id": _add(Sticker, {"owner_id": owner_id}).id}, 201
+        return {"id": store(Sticker(owner_id=owner_id)).id}, 201
 
 
 @BLP.route("leashes/")
 class Leashes(MethodView):
     def post(self) -> Any:
         owner_id = request.get_json()["owner_id"]
-        return {"id": _add(Leash, {"owner_id": owner_id}).id}, 201
+        return {"id": store(Leash(owner_id=owner_id)).id}, 201
 
 
 @pytest.fixture
