@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import marshmallow as ma
 import sqlalchemy_utils as su
-
-#: ``SQLA_TYPE_MAPPING`` entries: a field class, or a factory ``(converter, column type) -> field class``.
-FieldFactory = Callable[[Any, Any], Any]
 
 
 class CoercedString(ma.fields.String):
@@ -120,8 +117,8 @@ def _without_length(validators: list[Any]) -> list[Any]:
     return [rule for rule in validators if not isinstance(rule, ma.validate.Length)]
 
 
-def _with_column_type(field_class: type[CoercedString]) -> FieldFactory:
-    return lambda _converter, column_type: functools.partial(field_class, column_type)
+def _coerced(_converter: Any, column_type: Any) -> Any:
+    return functools.partial(CoercedString, column_type)
 
 
 def _choice(_converter: Any, column_type: Any) -> Any:
@@ -155,8 +152,9 @@ def _encrypted(converter: Any, column_type: Any) -> Any:
     return converter._get_field_class_for_data_type(column_type.underlying_type)
 
 
-#: sqlalchemy-utils' column types and their fields. Types left out (ArrowType, ColorType, PhoneNumberType,
-#: WeekDaysType, the range types...) keep the field of the type they store as: declare a field for them.
+#: sqlalchemy-utils' column types and their fields: a field class, or a factory ``(converter, column type) -> field
+#: class``, as marshmallow-sqlalchemy's ``SQLA_TYPE_MAPPING`` takes them. Types left out (ArrowType, ColorType,
+#: PhoneNumberType, WeekDaysType, the range types...) keep the field of the type they store as: declare a field.
 SQLALCHEMY_UTILS_FIELDS: dict[type, Any] = {
     su.EmailType: _Email,
     su.URLType: _Url,
@@ -164,10 +162,10 @@ SQLALCHEMY_UTILS_FIELDS: dict[type, Any] = {
     su.JSONType: ma.fields.Raw,
     su.ScalarListType: _scalar_list,
     su.ChoiceType: _choice,
-    su.CountryType: _with_column_type(CoercedString),
-    su.CurrencyType: _with_column_type(CoercedString),
-    su.LocaleType: _with_column_type(CoercedString),
-    su.TimezoneType: _with_column_type(CoercedString),
+    su.CountryType: _coerced,
+    su.CurrencyType: _coerced,
+    su.LocaleType: _coerced,
+    su.TimezoneType: _coerced,
     su.PasswordType: _Password,
     su.LtreeType: ma.fields.String,
     su.StringEncryptedType: _encrypted,

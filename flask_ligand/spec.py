@@ -279,7 +279,7 @@ def _narrowing(schema: ma.Schema) -> str:
     except Exception:  # a schema that needs arguments: apispec's name, numbered if it must be
         return ""
     parts = []
-    if schema.only is not None and _normalized(schema.only) != _normalized(plain.only):
+    if schema.only is not None and _differs(schema, plain, "only"):
         parts.append("Only" + "".join(_pascal_case(name) for name in sorted(schema.only)))
     excluded = set(schema.exclude) - set(plain.exclude)
     if excluded:

@@ -157,7 +157,8 @@ class Issuer:
     def _refresh(self, *, early: bool = False, wait: bool = True) -> bool:
         """Fetch the documents, one request at a time; the others wait for that fetch (at most ``fetch_seconds``).
 
-        A failure keeps the cache and backs off for ``min_refresh_seconds``; so does an early refresh.
+        A failure backs off for ``min_refresh_seconds``, keeping the cached keys unless the provider published none
+        usable; an early refresh backs off as long.
 
         Returns:
             Whether this call fetched or waited for a fetch (not whether it succeeded).
@@ -426,11 +427,11 @@ def _signing_keys(document: Document) -> list[Document]:
     """The public signing keys of a JWKS: asymmetric, for signatures, that PyJWT can use; the others are skipped.
 
     A key PyJWT cannot read (a malformed or unknown value), a private key, or a key for other uses is left out with
-    a warning, so that one bad entry does not fail every request. A set with no usable key is a failure: the cached
-    keys stay in use.
+    a warning, so that one bad entry does not fail every request.
 
     Raises:
-        _UnreachableError: The document has no ``keys`` list, or no usable key in it.
+        _UnreachableError: The document has no ``keys`` list.
+        _NoUsableKeyError: It has no usable key: the provider withdrew its keys, and the cached ones are dropped.
     """
     keys = document.get("keys")
     if not isinstance(keys, list):
