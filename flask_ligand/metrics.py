@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,8 @@ class _Metrics:
     latency: Histogram
     in_progress: Gauge
     db_in_use: Gauge
+    #: The request counter's and the latency histogram's series by method, endpoint and status, made once each.
+    series: dict[tuple[str, str, int], tuple[Any, Any]] = field(default_factory=dict)
 
 
 def init_app(app: Flask) -> None:
@@ -113,13 +115,18 @@ def _request_finished(response: Response) -> Response:
     started: float | None = g.get(_G_STARTED)
     if started is not None:
         metrics: _Metrics = current_app.extensions[_EXTENSION_KEY]
-        labels = {
-            "method": request.method if request.method in _KNOWN_METHODS else _OTHER_METHOD,
-            "endpoint": request.url_rule.rule if request.url_rule is not None else _UNMATCHED,
-            "status": str(response.status_code),
-        }
-        metrics.requests.labels(**labels).inc()
-        metrics.latency.labels(**labels).observe(time.perf_counter() - started)
+        method, rule = request.method, request.url_rule
+        key = (
+            method if method in _KNOWN_METHODS else _OTHER_METHOD,
+            rule.rule if rule is not None else _UNMATCHED,
+            response.status_code,
+        )
+        series = metrics.series.get(key)
+        if series is None:
+            labels = {"method": key[0], "endpoint": key[1], "status": str(key[2])}
+            series = metrics.series[key] = (metrics.requests.labels(**labels), metrics.latency.labels(**labels))
+        series[0].inc()
+        series[1].observe(time.perf_counter() - started)
     return response
 
 
