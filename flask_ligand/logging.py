@@ -45,6 +45,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _EXTENSION_KEY = "flask_ligand.logging"
 _G_REQUEST_ID = "_ligand_request_id"
 _G_STARTED = "_ligand_request_started"
+#: How the request's lines are logged (``None``: not at all) and what both say of the request, found once.
+_G_LINE = "_ligand_request_line"
 #: Headers redacted whatever ``LOG_REDACT_KEYS`` says: they carry credentials by definition.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
 #: Characters of a request header's value the request line keeps: 100 headers of 8 KB must not make a 800 KB line.
@@ -397,12 +399,14 @@ def _request_started() -> None:
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=current_request_id())
     log = _log_for_path()
+    fields = _request_fields() if log is not None else {}
+    setattr(g, _G_LINE, (log, fields))
     if log is None:
         return
     _safely(
         lambda: log(
             "request started",
-            **_request_fields(),
+            **fields,
             remote_addr=request.remote_addr,
             headers={name: _header_value(name, value) for name, value in request.headers},
             **_body(request.mimetype, request.is_json, request.content_length, request.get_data, _request_body_limit()),
@@ -416,13 +420,14 @@ def _request_finished(response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = request_id
     started: float | None = g.get(_G_STARTED)
     duration_ms = round((time.perf_counter() - started) * 1000, 3) if started is not None else None
-    log = _log_for_path()
+    line: tuple[Callable[..., Any] | None, dict[str, Any]] | None = g.get(_G_LINE)
+    log, fields = line if line is not None else (_log_for_path(), None)
     if log is None:
         return response
     _safely(
         lambda: log(
             "request finished",
-            **_request_fields(),
+            **(fields or _request_fields()),
             status=response.status_code,
             duration_ms=duration_ms,
             user_id=_user_id(),
