@@ -22,7 +22,7 @@ from flask_smorest.utils import unpack_tuple_response
 from werkzeug.http import quote_etag
 
 from flask_ligand.errors import PRECONDITION_FAILED_MESSAGE, abort, quoted
-from flask_ligand.extensions.database import version_etag
+from flask_ligand.extensions.database import hold_current_version, renew_version, version_etag
 from flask_ligand.spec import AUTHORIZE_ATTRIBUTE
 
 _T = TypeVar("_T")
@@ -30,6 +30,7 @@ _T = TypeVar("_T")
 _PRECONDITION_REQUIRED = (
     "This request must be conditional: send an If-Match header with the ETag of the resource, from a GET."
 )
+_GONE_MESSAGE = "The resource was deleted before this request could change it: If-Match: * needs a current one."
 #: Set in the request's ETag context by views decorated with ``etag``: only they may answer 304 or set an ETag.
 _ETAG_VIEW = "ligand_etag_view"
 
@@ -68,7 +69,9 @@ class EtagMixin(flask_smorest.etag.EtagMixin):  # type: ignore[misc]
         """Abort with 412 unless ``If-Match`` holds the current ETag of ``etag_data``.
 
         For a ``Versioned`` item that is its version, and the item's next ``UPDATE`` or ``DELETE`` succeeds only
-        while that version is still the stored one. Otherwise it is the hash of ``etag_data`` dumped with
+        while that version is still the stored one; the item gets a new version, so that the write is an ``UPDATE``
+        even if it changes no value. ``If-Match: *`` writes over whatever version is stored: the row is held until
+        the transaction ends (412 if it is gone). Otherwise the ETag is the hash of ``etag_data`` dumped with
         ``etag_schema``, as in flask-smorest.
 
         Raises:
@@ -81,12 +84,18 @@ class EtagMixin(flask_smorest.etag.EtagMixin):  # type: ignore[misc]
             except flask_smorest.etag.PreconditionFailed:
                 abort(http.HTTPStatus.PRECONDITION_FAILED, PRECONDITION_FAILED_MESSAGE)
             return
-        if request.method not in self.METHODS_NEEDING_CHECK_ETAG:
+        writing = request.method in self.METHODS_NEEDING_CHECK_ETAG
+        if not writing:
             warnings.warn(f"ETag cannot be checked on {request.method} request.", stacklevel=2)
         if self._is_etag_enabled():
             _get_etag_ctx()["etag_checked"] = True
-            if etag not in request.if_match:
+            if request.if_match.star_tag:
+                if writing and not hold_current_version(etag_data):
+                    abort(http.HTTPStatus.PRECONDITION_FAILED, _GONE_MESSAGE)
+            elif etag not in request.if_match:
                 abort(http.HTTPStatus.PRECONDITION_FAILED, PRECONDITION_FAILED_MESSAGE)
+            if writing:
+                renew_version(etag_data)
 
     def set_etag(self, etag_data: Any, etag_schema: Any = None) -> None:
         """Set the response's ETag from ``etag_data`` (its version if ``Versioned``); 304 if ``If-None-Match`` has it.

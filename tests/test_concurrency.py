@@ -2,7 +2,8 @@
 
 Each round sends 20 ``PUT``\\ s with one ``If-Match`` and 20 different bodies at once; exactly one may win (200), the
 others must get 412, and the stored row must be the winner's body. This runs on PostgreSQL and on a SQLite file, with
-one gunicorn of 4 workers and with two separate instances on two ports sharing the database.
+one gunicorn of 4 workers and with two separate instances on two ports sharing the database. Writes that repeat the
+stored values race the same way, and ``If-Match: *`` writes, which write over whatever is stored, all succeed.
 """
 
 from __future__ import annotations
@@ -141,21 +142,28 @@ def _race(
         {"name": f"Round {round_number} client {client}", "description": f"Written by client {client}."}
         for client in range(CLIENTS)
     ]
-    answers: list[Answer | None] = [None] * CLIENTS
-    start = threading.Barrier(CLIENTS, timeout=TIMEOUT)
     headers = {"Authorization": f"Bearer {token}", "If-Match": etag}
+    answers = _at_once(base_urls, path, [("PUT", body, headers) for body in bodies])
+    return list(zip(bodies, answers, strict=True))
 
-    def put(client: int) -> None:
+
+def _at_once(base_urls: list[str], path: str, calls: list[tuple[str, Any, dict[str, str]]]) -> list[Answer]:
+    """Send each ``(method, body, headers)`` of ``calls`` to ``path`` at the same moment, spread over ``base_urls``."""
+    answers: list[Answer | None] = [None] * len(calls)
+    start = threading.Barrier(len(calls), timeout=TIMEOUT)
+
+    def send(client: int) -> None:
         start.wait()
-        answers[client] = _request(base_urls[client % len(base_urls)], "PUT", path, bodies[client], headers)
+        method, body, headers = calls[client]
+        answers[client] = _request(base_urls[client % len(base_urls)], method, path, body, headers)
 
-    threads = [threading.Thread(target=put, args=(client,), name=f"racer-{client}") for client in range(CLIENTS)]
+    threads = [threading.Thread(target=send, args=(client,), name=f"racer-{client}") for client in range(len(calls))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=TIMEOUT + 10)
     assert all(answer is not None for answer in answers), "a client got no answer in time"
-    return [(body, answer) for body, answer in zip(bodies, answers, strict=True) if answer is not None]
+    return [answer for answer in answers if answer is not None]
 
 
 def _stored(database_uri: str, pet_id: str) -> dict[str, str]:
@@ -210,3 +218,51 @@ def test_concurrent_puts_across_two_instances_have_exactly_one_winner(
     assert base_urls[0] != base_urls[1]
 
     _assert_one_winner_per_round(base_urls, database_uri, token)
+
+
+def test_concurrent_writes_repeating_the_stored_values_do_not_win_beside_the_real_one(
+    gunicorn: Gunicorn, database_uri: str, token: str
+) -> None:
+    """A write that changes no value is still checked against the ETag: of five such PATCHes and one changing the
+    description, all with the same ETag, exactly one wins, and what is stored is the winner's."""
+    base_url = gunicorn(workers=4)
+    auth = {"Authorization": f"Bearer {token}"}
+    created = _request(base_url, "POST", "/pets/", {"name": "Rex", "description": "orig"}, auth)
+    assert created.status == 201, created.body
+    path = f"/pets/{created.body['id']}"
+    for round_number in range(ROUNDS):
+        read = _request(base_url, "GET", path)
+        assert read.status == 200 and read.etag, read.body
+        description = read.body["description"]
+        headers = {**auth, "If-Match": read.etag, "Content-Type": "application/merge-patch+json"}
+        calls = [("PATCH", {"description": description}, headers)] * 5
+        calls.append(("PATCH", {"description": f"changed in round {round_number}"}, headers))
+
+        answers = _at_once([base_url], path, calls)
+
+        assert sorted(answer.status for answer in answers) == [200] + [412] * 5, f"round {round_number}"
+        winner = next(answer for answer in answers if answer.status == 200)
+        stored = _stored(database_uri, created.body["id"])
+        assert stored["description"] == winner.body["description"], f"round {round_number}"
+        assert winner.etag == f'"{stored["version_id"]}"'
+
+
+def test_concurrent_puts_with_if_match_star_all_write(gunicorn: Gunicorn, database_uri: str, token: str) -> None:
+    """``If-Match: *`` writes over whatever is stored: twenty at once all succeed, one after the other, and the
+    stored row is the body and version of one of them."""
+    base_url = gunicorn(workers=4)
+    auth = {"Authorization": f"Bearer {token}"}
+    created = _request(base_url, "POST", "/pets/", {"name": "Contested"}, auth)
+    assert created.status == 201, created.body
+    path = f"/pets/{created.body['id']}"
+    bodies = [{"name": f"Star {client}", "description": f"Written by client {client}."} for client in range(CLIENTS)]
+
+    answers = _at_once([base_url], path, [("PUT", body, {**auth, "If-Match": "*"}) for body in bodies])
+
+    assert [answer.status for answer in answers] == [200] * CLIENTS, [answer.body for answer in answers]
+    assert len({answer.etag for answer in answers}) == CLIENTS  # each write made a version of its own
+    stored = _stored(database_uri, created.body["id"])
+    last = next(answer for answer in answers if answer.etag == f'"{stored["version_id"]}"')
+    assert {"name": stored["name"], "description": stored["description"]} == {
+        key: last.body[key] for key in ("name", "description")
+    }

@@ -155,10 +155,18 @@ def after_commit() -> list[Interference]:
 
 
 @pytest.fixture
-def race_app(database_uri: str, after_commit: list[Interference]) -> Iterator[tuple[Flask, list[Interference]]]:
+def before_check() -> list[Interference]:
+    """Other clients' writes that the race views run between reading the pet and their ``check_etag``."""
+    return []
+
+
+@pytest.fixture
+def race_app(
+    database_uri: str, after_commit: list[Interference], before_check: list[Interference]
+) -> Iterator[tuple[Flask, list[Interference]]]:
     """A service with PUT and DELETE views on ``Pet`` written like the petstore's, which run the registered
-    interferences (other clients' writes) between their ``check_etag`` and their commit, and ``after_commit``'s
-    after it."""
+    interferences (other clients' writes) between their ``check_etag`` and their commit, ``before_check``'s before
+    that check and ``after_commit``'s after the commit."""
     interferences: list[Interference] = []
     blp = Blueprint("RacePets", __name__, url_prefix="/race-pets")
 
@@ -175,6 +183,8 @@ def race_app(database_uri: str, after_commit: list[Interference]) -> Iterator[tu
         @blp.response(200, PetSchema)
         def put(self, new_item: dict[str, Any], item_id: uuid.UUID) -> Pet:
             item: Pet = Pet.query.get_or_404(item_id)
+            for interfere in before_check:
+                interfere(item_id)
             blp.check_etag(item, PetSchema)
             for interfere in interferences:
                 interfere(item_id)
@@ -292,6 +302,61 @@ def test_write_losing_a_race_after_its_etag_check_returns_412_and_changes_nothin
     assert stored.status_code == 200
     assert json_body(stored)["name"] == "Winner"
     assert stored.headers["ETag"] != etag
+
+
+def test_if_match_star_writes_over_a_change_made_since_the_read(
+    race_app: tuple[Flask, list[Interference]], before_check: list[Interference]
+) -> None:
+    """``If-Match: *`` asks for a write over whatever is stored: another client's rename landing after this request
+    read the pet does not make it a 412, and this request's write is what stays."""
+    app, _ = race_app
+    client = app.test_client()
+    location = f"/race-pets/{RACE_PET_ID}"
+    before_check.append(_other_client_renames(app, "Other"))
+
+    response = client.put(location, json={"name": "Mine", "description": "Star."}, headers={"If-Match": "*"})
+
+    assert response.status_code == 200, response.json
+    before_check.clear()
+    stored = client.get(location)
+    assert json_body(stored)["name"] == "Mine"
+    assert stored.headers["ETag"] == response.headers["ETag"]
+
+
+def test_if_match_star_on_a_pet_deleted_since_the_read_is_412(
+    race_app: tuple[Flask, list[Interference]], before_check: list[Interference]
+) -> None:
+    """``If-Match: *`` needs a current representation (RFC 9110): when the pet was deleted after this request read
+    it, the write is refused with 412 saying so, and nothing is created again."""
+    app, _ = race_app
+    client = app.test_client()
+    location = f"/race-pets/{RACE_PET_ID}"
+    before_check.append(_other_client_deletes(app))
+
+    response = client.put(location, json={"name": "Mine"}, headers={"If-Match": "*"})
+
+    assert response.status_code == 412, response.json
+    assert "was deleted" in json_body(response)["message"]
+    before_check.clear()
+    assert client.get(location).status_code == 404
+
+
+def test_a_write_repeating_the_stored_values_makes_a_new_version(
+    app: Flask, client: FlaskClient, create_pet: Callable[..., Any], auth_headers: HeadersFactory
+) -> None:
+    """A PUT that changes no value is a write all the same: it stores a new version, so the ETag it was sent with is
+    refused afterwards, as after any write (else two clients holding that ETag could both "win")."""
+    created = create_pet(description="Same.")
+    location, etag = created.headers["Location"], created.headers["ETag"]
+    body = {"name": "Rex", "description": "Same."}
+
+    repeated = client.put(location, json=body, headers=auth_headers("user", **{"If-Match": etag}))
+    again = client.put(location, json=body, headers=auth_headers("user", **{"If-Match": etag}))
+
+    assert repeated.status_code == 200, repeated.json
+    assert repeated.headers["ETag"] not in (etag, None)
+    assert repeated.headers["ETag"] == f'"{_stored_version(app, created.json["id"])}"'
+    assert again.status_code == 412, again.json
 
 
 def test_write_after_a_race_it_did_not_join_succeeds_with_the_new_etag(

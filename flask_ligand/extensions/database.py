@@ -21,7 +21,7 @@ import click
 import flask_sqlalchemy.query
 from flask import current_app
 from flask.cli import FlaskGroup
-from sqlalchemy import String, event, inspect
+from sqlalchemy import String, event, inspect, update
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import MANYTOONE, ONETOMANY, DeclarativeBase, Mapped, Mapper, Session, declared_attr, mapped_column
 from sqlalchemy_utils import force_auto_coercion
@@ -191,6 +191,46 @@ class Versioned:
 def new_version(current: str | None = None) -> str:
     """Make the next version of a :class:`Versioned` row: a random token, whatever ``current`` is."""
     return uuid.uuid4().hex
+
+
+def renew_version(item: Versioned) -> None:
+    """Give ``item`` a new version now, so that the request's write, even one changing no value, is an ``UPDATE``
+    conditional on the version it read.
+
+    SQLAlchemy sends no ``UPDATE`` for a write that changes nothing, so such a write was never checked: of two clients
+    holding the same ETag, the one whose ``PUT`` repeated the stored values "won" beside the other, answering an ETag
+    the row no longer had.
+    """
+    mapper = inspect(item).mapper
+    setattr(item, mapper.get_property_by_column(mapper.version_id_col).key, new_version())
+
+
+def hold_current_version(item: Versioned) -> bool:
+    """Make ``item``'s coming write conditional on the version stored now instead of the one it was read with, and
+    keep other writers off its row until the transaction ends: what ``If-Match: *`` asks for, a write over whatever
+    is stored, which concurrent writers must not turn into a 412.
+
+    The row is held by a write that changes nothing (``UPDATE ... SET version_id = version_id``), which PostgreSQL
+    turns into a row lock and SQLite into its write lock, then its version is read again.
+
+    Returns:
+        ``False`` when the row no longer exists.
+    """
+    state = inspect(item)
+    mapper = state.mapper
+    column = mapper.version_id_col
+    keys = mapper.primary_key
+    if state.identity is None or any(key.table is not column.table for key in keys):
+        return True  # never stored, or keyed in another table (joined inheritance): checked at the write as usual
+    held = DB.session.execute(
+        update(column.table)
+        .where(*(key == value for key, value in zip(keys, state.identity, strict=True)))
+        .values({column: column})
+    )
+    if held.rowcount == 0:  # type: ignore[attr-defined]
+        return False
+    DB.session.refresh(item, [mapper.get_property_by_column(column).key])
+    return True
 
 
 def with_default_driver(uri: str) -> str:
