@@ -2,8 +2,9 @@
 
 ``FLASK_ENV=prod gunicorn -c gunicorn.conf.py example_petstore.app:app``:
 
-- Workers: one per CPU (at least two; ``WEB_CONCURRENCY`` overrides), four threads each, so a slow client or query
-  does not hold a whole process.
+- Workers: one per CPU (at least two; ``WEB_CONCURRENCY`` overrides), four threads each, so a slow query does not
+  hold a whole process. A client sending its request slowly holds a thread as long as it keeps sending: serve
+  untrusted clients through a proxy that buffers whole requests (nginx does by default), see docs/deployment.md.
 - SIGTERM (what ``docker stop`` and Kubernetes send): gunicorn stops accepting connections and lets requests in
   progress finish for up to ``graceful_timeout`` seconds before stopping the workers.
 - Logs: gunicorn's own lines and its access log go through the same structlog rendering as the service's, in the
@@ -12,7 +13,7 @@
   (a factory defaulting to ``local`` logs console lines): set it. The access log leaves the query string out, as it
   may carry secrets.
 - Errors gunicorn answers itself (a malformed request, headers over its limits) are JSON in the service's error
-  shape, not gunicorn's HTML page.
+  shape, with a request id, not gunicorn's HTML page.
 - Metrics: workers share their Prometheus values through files in ``PROMETHEUS_MULTIPROC_DIR`` (a new temporary
   directory unless set), so ``/metrics`` counts every worker's requests, whichever worker answers the scrape.
 
@@ -26,6 +27,8 @@ import json
 import multiprocessing
 import os
 import tempfile
+import uuid
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +52,19 @@ _settings = {**(_environment.defaults if _environment else {}), **read_environme
 
 def _json_error(sock: Any, status_int: int, reason: str, message: str) -> None:
     """gunicorn's answer to a request it cannot hand to the app (a malformed request line or header, headers over
-    its limits), in the service's JSON error shape instead of gunicorn's HTML page."""
+    its limits), in the service's JSON error shape instead of gunicorn's HTML page, with a request id of its own."""
     problem = bool(_settings.get("ERRORS_PROBLEM_DETAILS", False))
-    document = error_document(status_int, message or reason, problem=problem)
+    request_id = uuid.uuid4().hex
+    document = {**error_document(status_int, message or reason, problem=problem), "request_id": request_id}
     body = json.dumps(document).encode()
+    try:
+        reason = HTTPStatus(status_int).phrase  # gunicorn gives some statuses another's reason ("501 Bad Request")
+    except ValueError:
+        pass
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
-        f"Content-Type: {PROBLEM_JSON if problem else 'application/json'}\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Content-Type: {PROBLEM_JSON if problem else 'application/json'}\r\nContent-Length: {len(body)}\r\n"
+        f"X-Request-ID: {request_id}\r\n\r\n"
     )
     gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
 

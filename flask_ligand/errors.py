@@ -276,10 +276,13 @@ def _json_routing_answers(response: Response) -> Response:
         response.set_data(b"")  # flask-smorest serialises the view's None; nothing is sent, nor logged as sent
         response.headers.pop("Content-Type", None)
     elif isinstance(request.routing_exception, RequestRedirect) and response.location:
-        return error_response(
-            status, f"This resource is at {response.location}; send the request there.", {"Location": response.location}
-        )
+        return moved_response(status, response.location)
     return response
+
+
+def moved_response(status: int, location: str) -> Response:
+    """A redirect (301, 308, ...) to ``location`` with the standard body naming it, rather than werkzeug's HTML."""
+    return error_response(status, f"This resource is at {location}; send the request there.", {"Location": location})
 
 
 def register_error_handlers(app: Flask) -> None:

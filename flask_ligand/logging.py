@@ -26,6 +26,7 @@ import structlog
 from flask import current_app, g, has_request_context, request
 from flask.logging import default_handler
 from flask_jwt_extended import get_jwt
+from werkzeug.exceptions import HTTPException
 
 if TYPE_CHECKING:
     from flask import Flask, Response
@@ -497,6 +498,8 @@ def _body(
         return {"body_omitted": f"{length} bytes, over the {limit} bytes logged"}
     try:
         return {"body": json.loads(get_data())}  # redacted with the rest of the line, in structlog's chain
+    except HTTPException:  # a body that ends early or is malformed: the view gets the same 400 when it reads it
+        return {"body_omitted": f"{length} bytes announced, not read whole"}
     except ValueError:
         return {"body_omitted": f"{length} bytes, not valid JSON"}
     except RecursionError:

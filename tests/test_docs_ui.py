@@ -63,13 +63,16 @@ def test_docs_page_loads_every_asset_from_the_service_itself(tmp_path: Path, pat
 
 @pytest.mark.parametrize("path", ["/apidocs", "/redoc"])
 def test_docs_page_path_with_a_trailing_slash_leads_to_the_page(tmp_path: Path, path: str) -> None:
-    """``/apidocs/`` redirects to ``/apidocs``, the page's one URL, instead of answering 404."""
+    """``/apidocs/`` redirects to ``/apidocs``, the page's one URL, instead of answering 404, with the standard JSON
+    body naming it rather than werkzeug's HTML page, as any redirect of the service."""
     client = _client(tmp_path, OPENAPI_REDOC_PATH="/redoc")
 
     response = client.get(f"{path}/")
 
     assert response.status_code == 308
     assert response.headers["Location"] == path
+    assert response.mimetype == "application/json"
+    assert response.json is not None and response.json["code"] == 308 and path in response.json["message"]
     assert client.get(f"{path}/", follow_redirects=True).mimetype == "text/html"
 
 

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, redirect, render_template, url_for
+from flask import Blueprint, Response, current_app, render_template, url_for
+
+from flask_ligand.errors import moved_response
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -91,7 +93,7 @@ def register_docs(api: Any, app: Flask) -> None:
 
 def _redirect_to(endpoint: str) -> Callable[[], BaseResponse]:
     def to_page() -> BaseResponse:
-        return redirect(url_for(endpoint), 308)
+        return moved_response(308, url_for(endpoint))
 
     return to_page
 

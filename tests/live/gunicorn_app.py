@@ -19,3 +19,9 @@ def slow() -> dict[str, float]:
     seconds = float(request.args.get("seconds", "1"))
     time.sleep(seconds)
     return {"slept": seconds}
+
+
+@app.post("/body-length")
+def body_length() -> dict[str, int]:
+    """Answer how many bytes of body the view read: a view reading the request's body itself, as an upload does."""
+    return {"length": len(request.get_data())}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import signal
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -165,21 +167,92 @@ def test_a_large_access_token_reaches_the_service(gunicorn: Gunicorn) -> None:
         (b"GET /pets/ HTTP/1.1\r\nHost: localhost\r\nNo colon here\r\n\r\n", 400),
         (b"GET /pets/ HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 40_000 + b"\r\n\r\n", 431),
         (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n", 414),
+        (b"POST /pets/ HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", 501),
     ],
-    ids=["malformed-header", "header-too-large", "request-line-too-long"],
+    ids=["malformed-header", "header-too-large", "request-line-too-long", "unknown-transfer-coding"],
 )
 def test_requests_gunicorn_refuses_get_the_json_error_shape(gunicorn: Gunicorn, raw: bytes, status: int) -> None:
-    """What gunicorn answers itself, before the app sees the request, is JSON in the service's error shape too."""
+    """What gunicorn answers itself, before the app sees the request, is JSON in the service's error shape too, with a
+    request id, and its status line has the status' own reason (gunicorn gives a 501 the reason "Bad Request")."""
+    answer = _exchange(gunicorn, raw)
+
+    status_line, headers, document = _parsed(answer)
+    assert status_line == f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"
+    assert headers["content-type"] == "application/json"
+    assert document["code"] == status
+    assert document["status"] == HTTPStatus(status).phrase and document["message"]
+    assert document["request_id"] == headers["x-request-id"]
+
+
+def _exchange(gunicorn: Gunicorn, raw: bytes, *, half_close: bool = False) -> bytes:
+    """Send ``raw`` on a connection of its own (then stop sending, if ``half_close``); return all it answers."""
     host, port = gunicorn.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as connection:
         connection.sendall(raw)
+        if half_close:
+            connection.shutdown(socket.SHUT_WR)
         answer = b""
         while chunk := connection.recv(65536):
             answer += chunk
+    return answer
 
+
+def _parsed(answer: bytes) -> tuple[str, dict[str, str], Any]:
+    """The status line, the headers (lower-case names) and the JSON body of one HTTP/1.1 answer."""
     head, _, body = answer.partition(b"\r\n\r\n")
-    assert head.split(b"\r\n")[0].startswith(f"HTTP/1.1 {status} ".encode())
-    assert b"Content-Type: application/json" in head
-    document = json.loads(body)
-    assert document["code"] == status
-    assert document["status"] and document["message"]
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return status_line, headers, json.loads(body)
+
+
+_POST = b"POST /body-length HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nConnection: close\r\n"
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n"],
+    ids=["bad-chunk-size", "chunk-without-line-end"],
+)
+def test_a_body_whose_chunks_are_malformed_is_a_400(gunicorn: Gunicorn, framing: bytes) -> None:
+    """A chunked body gunicorn cannot read (its reader raises while the view reads) is a JSON 400, not a 500."""
+    answer = _exchange(gunicorn, _POST + b"Transfer-Encoding: chunked\r\n\r\n" + framing)
+
+    status_line, _, document = _parsed(answer)
+    assert status_line.startswith("HTTP/1.1 400 ")
+    assert document["code"] == 400
+    assert "could not be read" in document["message"]
+
+
+def test_a_body_ending_before_its_content_length_is_a_400(gunicorn: Gunicorn) -> None:
+    """A client that announces 54 bytes, sends 34 of valid JSON and closes its side gets a 400 naming both counts:
+    the view never reads the part as if it were the whole body."""
+    body = b'{"name": "Half", "description": ""}'[:34]
+
+    answer = _exchange(gunicorn, _POST + b"Content-Length: 54\r\n\r\n" + body, half_close=True)
+
+    status_line, _, document = _parsed(answer)
+    assert status_line.startswith("HTTP/1.1 400 ")
+    assert "ended after 34 of the 54 bytes" in document["message"]
+    started = [line for line in gunicorn.log_lines() if line.get("event") == "request started"]
+    assert started[-1]["body_omitted"] == "54 bytes announced, not read whole"
+    assert not [line for line in gunicorn.log_lines() if "could not be logged" in line.get("event", "")]
+
+
+def test_a_body_in_a_transfer_coding_other_than_chunked_is_a_501(gunicorn: Gunicorn) -> None:
+    """``Transfer-Encoding: gzip, chunked``, which gunicorn passes on undecoded, is refused naming the coding
+    (RFC 9112: 501) rather than read as a body that is not JSON."""
+    compressed = gzip.compress(b'{"name": "Zip"}')
+    chunked = b"%x\r\n" % len(compressed) + compressed + b"\r\n0\r\n\r\n"
+
+    answer = _exchange(gunicorn, _POST + b"Transfer-Encoding: gzip, chunked\r\n\r\n" + chunked)
+
+    status_line, _, document = _parsed(answer)
+    assert status_line.startswith("HTTP/1.1 501 ")
+    assert "gzip" in document["message"]
+
+
+def test_a_whole_chunked_body_is_read(gunicorn: Gunicorn) -> None:
+    """The same view reads a well-formed chunked body whole."""
+    answer = _exchange(gunicorn, _POST + b"Transfer-Encoding: chunked\r\n\r\n" + b"2\r\n{}\r\n0\r\n\r\n")
+
+    assert _parsed(answer)[2] == {"length": 2}
