@@ -59,8 +59,8 @@ _SECRET_IN_TEXT = re.compile(r"(?i)\bbearer\s+[\w.~+/=-]{16,}|\beyJ[\w-]*\.[\w-]
 _PAIR_IN_TEXT = re.compile(r"(?<![\w.\[\]%-])([\w.\[\]%-]+)=(?:'[^']*'|\"[^\"]*\"|[^&\s'\"]+)")
 #: A quoted key and its value in text, as in a dict's repr or JSON quoted in a message (``{'password': 'x'}``).
 _QUOTED_KEY_IN_TEXT = re.compile(r"(['\"])([\w.\[\]%-]{1,128})\1(\s*:\s*)(?:'[^']*'|\"[^\"]*\"|[^,}\]\s]+)")
-#: A request id from a proxy is used only if it is short and made of characters safe in headers and logs.
-_VALID_REQUEST_ID = re.compile(r"[\w.:@+=/-]{1,128}")
+#: A request id from a proxy is used only if it is short and made of ASCII characters safe in headers and logs.
+_VALID_REQUEST_ID = re.compile(r"[\w.:@+=/-]{1,128}", re.ASCII)
 _LOG = structlog.stdlib.get_logger("flask_ligand.request")
 #: Marks a record whose message is a JSON line structlog's chain rendered and redacted.
 _RENDERED = "_ligand_rendered"

@@ -296,8 +296,13 @@ def test_request_id_from_a_trusted_proxy_is_kept(client: FlaskClient, capsys: py
 
 @pytest.mark.parametrize(
     ("remote_addr", "request_id"),
-    [("203.0.113.9", "spoofed-by-a-client"), ("127.0.0.1", "bad id <script>"), ("127.0.0.1", "x" * 129)],
-    ids=["untrusted-peer", "malformed", "too-long"],
+    [
+        ("203.0.113.9", "spoofed-by-a-client"),
+        ("127.0.0.1", "bad id <script>"),
+        ("127.0.0.1", "x" * 129),
+        ("127.0.0.1", "r\u00e9quete-\u0661"),
+    ],
+    ids=["untrusted-peer", "malformed", "too-long", "not-ascii"],
 )
 def test_request_id_from_elsewhere_is_replaced(client: FlaskClient, remote_addr: str, request_id: str) -> None:
     """An X-Request-ID from an untrusted peer, or a malformed one, is replaced by a new id."""
