@@ -461,6 +461,10 @@ def _safely(log: Callable[[], Any]) -> None:
     """Run one logging call; a failure in it is reported, without its data, and never fails the request."""
     try:
         log()
+    except RecursionError:  # a body nested too deeply to walk: its traceback would be thousands of lines per request
+        logging.getLogger(__name__).warning(
+            "A request line was not logged: its body nests too deeply to be walked; the request itself went on."
+        )
     except Exception:  # logging must never break a request; the failure itself is logged
         logging.getLogger(__name__).exception("A request could not be logged; the request itself went on.")
 

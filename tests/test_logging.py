@@ -255,6 +255,24 @@ def test_body_too_deep_to_log_does_not_break_the_request(
     assert request_lines(lines, "request finished")[0]["status"] == 200
 
 
+def test_body_readable_but_too_deep_to_walk_costs_one_line_not_a_traceback(
+    client: FlaskClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A body JSON reads but the log's redaction cannot walk (900 levels, 3.6 KB) loses its request line with one
+    warning, never a traceback of thousands of lines per request: a small request must not make a large log."""
+    deep = b'{"password": "a", "x": ' + b"[" * 900 + b"]" * 900 + b"}"  # a secret key: the line is walked
+
+    response = client.get("/pets/", data=deep, content_type="application/json")
+
+    assert response.status_code == 200
+    output = capsys.readouterr().err
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    warnings = [line for line in lines if "nests too deeply" in line["event"]]
+    assert len(warnings) == 1 and warnings[0]["level"] == "warning" and "exception" not in warnings[0]
+    assert len(output) < 20_000
+    assert request_lines(lines, "request finished")[0]["status"] == 200
+
+
 def test_unhandled_exception_is_logged_once_with_traceback_and_request_id(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
