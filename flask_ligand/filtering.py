@@ -33,6 +33,13 @@ FILTER_OPERATORS: tuple[FilterOperator, ...] = ("exact", "in", "gte", "lte", "co
 #: The query parameter holding the sort.
 SORT_PARAMETER = "sort"
 
+#: Values an ``__in`` filter takes: PostgreSQL binds at most 65 535 parameters in a statement, and an answer for more
+#: would be a database error rather than a 422.
+IN_MAX_VALUES = 1000
+#: Characters of a ``__contains`` text (SQLite refuses patterns over 50 000 bytes), or fewer when the field's own
+#: maximum length is lower (a ``String(255)`` column): longer text can be in no value.
+CONTAINS_MAX_CHARS = 1000
+
 _UNKNOWN_PARAMETER = "Unknown query parameter."
 _DESCRIPTIONS = {
     "exact": "Only items whose `{name}` equals this value.",
@@ -200,7 +207,11 @@ class FilterSchema(ma.Schema):
 
 def _filter_field(source: ma.fields.Field[Any], operator: FilterOperator, description: str) -> ma.fields.Field[Any]:
     if operator == "contains":
-        return ma.fields.String(validate=ma.validate.Length(min=1), metadata={"description": description})
+        bounds = [rule.max for rule in source.validators if isinstance(rule, ma.validate.Length) and rule.max]
+        length = ma.validate.Length(
+            min=1, max=min([*bounds, CONTAINS_MAX_CHARS]), error="Give between {min} and {max} characters."
+        )
+        return ma.fields.String(validate=length, metadata={"description": description})
     copied = copy.deepcopy(source)
     copied.required = False
     copied.load_default = ma.missing
@@ -209,7 +220,8 @@ def _filter_field(source: ma.fields.Field[Any], operator: FilterOperator, descri
     copied.attribute = copied.data_key = None
     copied.metadata = {key: value for key, value in copied.metadata.items() if key != "description"}
     if operator == "in":
-        return ma.fields.List(copied, validate=ma.validate.Length(min=1), metadata={"description": description})
+        values = ma.validate.Length(min=1, max=IN_MAX_VALUES, error="Give between {min} and {max} values.")
+        return ma.fields.List(copied, validate=values, metadata={"description": description})
     copied.metadata["description"] = description
     return copied
 

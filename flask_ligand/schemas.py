@@ -34,8 +34,10 @@ class UTCDateTime(ma.fields.DateTime):
         if value is None:
             return None
         if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC)
-        return value.strftime(ISO_8601_DATETIME_FMT)
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        # ISO_8601_DATETIME_FMT's shape; isoformat pads a year before 1000 to four digits, where strftime's %Y does not
+        # on glibc ("1-01-01T00:00:00Z", which no ISO 8601 parser reads back).
+        return value.isoformat(timespec="seconds") + "Z"
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
         parsed: dt.datetime = super()._deserialize(value, attr, data, **kwargs)

@@ -323,3 +323,45 @@ def test_a_time_the_api_wrote_bounds_its_whole_second(app: Flask, client: FlaskC
     assert names(created_at__in=[shown, "2024-01-02T03:04:06Z"]) == ["Max", "Rex"]
     assert names(created_at="2024-01-02T03:04:05.678901Z") == ["Rex"]
     assert names(created_at="2024-01-02T03:04:05.5Z") == []
+
+
+def test_a_time_before_year_1000_is_written_as_iso_8601_and_read_back(app: Flask, client: FlaskClient) -> None:
+    """Year 1 is written ``0001-01-01T00:00:00Z`` (``strftime``'s ``%Y`` gave ``1-01-01...`` on glibc, which no
+    parser reads), and that value, sent back as a bound, finds the pet."""
+    with app.app_context():
+        DB.session.add(Pet(name="Ancient", created_at=dt.datetime(1, 1, 1, tzinfo=dt.UTC)))
+        DB.session.commit()
+
+    shown = json_body(client.get("/pets/"))[0]["created_at"]
+
+    assert shown == "0001-01-01T00:00:00Z"
+    assert _names(client, created_at__lte=shown) == ["Ancient"]
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ({"name__contains": "a" * 50_001}, "name__contains"),  # SQLite refused the pattern: "database unavailable"
+        ({"name__contains": "a" * 256}, "name__contains"),  # longer than any name (String(255)) can be
+        ({"name__in": [f"pet-{number}" for number in range(1001)]}, "name__in"),
+    ],
+    ids=["contains-over-sqlite-limit", "contains-over-the-field", "in-over-1000"],
+)
+def test_a_filter_value_beyond_what_a_database_takes_is_a_422(
+    client: FlaskClient, query: dict[str, Any], named: str
+) -> None:
+    """A ``__contains`` text longer than the field's values, or than 1000 characters, and an ``__in`` list of over
+    1000 values are 422s naming the parameter on both databases (SQLite refused a pattern over 50 000 bytes, and
+    PostgreSQL a statement of over 65 535 parameters, both answered as "the database is unavailable")."""
+    response = client.get("/pets/", query_string=query)
+
+    assert response.status_code == 422, response.json
+    assert list(json_body(response)["errors"]["query"]) == [named]
+
+
+def test_a_filter_value_at_the_limits_is_taken(client: FlaskClient, add_pets: AddPets) -> None:
+    """255 characters of ``__contains`` and 1000 ``__in`` values are within the limits."""
+    add_pets(("Rex", ""))
+
+    assert _names(client, name__contains="a" * 255) == []
+    assert _names(client, name__in=["Rex", *(f"pet-{number}" for number in range(999))]) == ["Rex"]
