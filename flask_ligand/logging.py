@@ -52,13 +52,31 @@ _G_LINE = "_ligand_request_line"
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
 #: Characters of a request header's value the request line keeps: 100 headers of 8 KB must not make a 800 KB line.
 _HEADER_MAX_CHARS = 512
-#: A bearer token or a JWT inside text (an exception message, a URL); long enough not to catch "bearer token".
-_SECRET_IN_TEXT = re.compile(r"(?i)\bbearer\s+[\w.~+/=-]{16,}|\beyJ[\w-]*\.[\w-]+\.[\w-]*")
+#: A bearer token or a JWT inside text (an exception message, a URL); long enough not to catch "bearer token". A
+#: JWT's parts may carry base64 padding.
+_SECRET_IN_TEXT = re.compile(r"(?i)\bbearer\s+[\w.~+/=-]{16,}|\beyJ[\w=-]*\.[\w=-]+\.[\w=-]*")
+#: A value in text: quoted (``'x'``, ``b'x'``, ``"x"``), or a repr's dict, list or tuple, one level of nesting deep.
+_VALUE_IN_TEXT = (
+    r"[bru]{0,2}'[^']*'|[bru]{0,2}\"[^\"]*\""
+    r"|\{(?:[^{}]|\{[^{}]*\})*\}|\[(?:[^\[\]]|\[[^\[\]]*\])*\]|\((?:[^()]|\([^()]*\))*\)"
+)
 #: A ``name=value`` pair in text, as in a query string (names percent-encoded too: ``user%5Bpassword%5D``), a form
-#: body or a repr (``password='x'``); the name starts after no other name character.
-_PAIR_IN_TEXT = re.compile(r"(?<![\w.\[\]%-])([\w.\[\]%-]+)=(?:'[^']*'|\"[^\"]*\"|[^&\s'\"]+)")
+#: body or a repr (``password='x'``); the name starts after no other name character. An unquoted value runs to the
+#: next ``&`` or space, quotes included (``password=it's``).
+_PAIR_IN_TEXT = re.compile(rf"(?<![\w.\[\]%-])([\w.\[\]%-]+)=({_VALUE_IN_TEXT}|[^&\s]+)")
+#: A ``name: value`` or ``name = value`` in text, as in a header quoted in a message (``X-Api-Key: x``,
+#: ``Authorization: Basic x``) or a settings dump; the value is one word, or a scheme and its credentials.
+_SPACED_NAME_IN_TEXT = re.compile(r"(?<![\w.\[\]%-])([\w.\[\]%-]+)(\s*:\s*|\s+=\s*|\s*=\s+)")
+_SPACED_VALUE_IN_TEXT = re.compile(rf"(?i:(?:basic|bearer|digest|token)\s+)?(?:{_VALUE_IN_TEXT}|[^\s,;&'\"]+)")
+#: The password of a URL's user information (``postgresql://user:password@db/name``).
+_USERINFO_IN_TEXT = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^/\s:@]*:)[^@\s/]+@")
 #: A quoted key and its value in text, as in a dict's repr or JSON quoted in a message (``{'password': 'x'}``).
-_QUOTED_KEY_IN_TEXT = re.compile(r"(['\"])([\w.\[\]%-]{1,128})\1(\s*:\s*)(?:'[^']*'|\"[^\"]*\"|[^,}\]\s]+)")
+_QUOTED_KEY_IN_TEXT = re.compile(rf"(['\"])([\w.\[\]%-]{{1,128}})\1(\s*:\s*)({_VALUE_IN_TEXT}|[^,}}\]\s]+)")
+#: Keys of structlog's event dicts that are instructions to its processors, not text to render: an exception to
+#: format (redacted once formatted, by ``_Redactor.exception``), the standard record a line came from.
+_META_KEYS = frozenset({"exc_info", "stack_info", "_record", "_from_structlog"})
+#: The quotes of a quoted value, with any string prefix (``b'...'``), around what is inside them.
+_QUOTED = re.compile(r"([bru]{0,2}['\"])(.*)(['\"])", re.DOTALL)
 #: A request id from a proxy is used only if it is short and made of ASCII characters safe in headers and logs.
 _VALID_REQUEST_ID = re.compile(r"[\w.:@+=/-]{1,128}", re.ASCII)
 _LOG = structlog.stdlib.get_logger("flask_ligand.request")
@@ -176,12 +194,10 @@ def build_formatter(
     renderer: Processor
     if log_format == "json":
         renderer = structlog.processors.JSONRenderer(default=str)
-        exceptions: list[Processor] = [structlog.processors.format_exc_info]
     elif log_format == "console":
         renderer = structlog.dev.ConsoleRenderer(
             colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
         )
-        exceptions = []
     else:
         raise ValueError(f"Log format '{log_format}' is unknown: use 'json' or 'console'.")
     redactor = _Redactor(redact_keys)
@@ -191,7 +207,8 @@ def build_formatter(
         pass_foreign_args=True,  # for gunicorn's access atoms; dropped from every other record
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            *exceptions,
+            # A traceback is rendered to text for either format, so that the redaction sees what is printed.
+            structlog.processors.format_exc_info,
             redactor.exception,
             renderer,
         ],
@@ -236,16 +253,26 @@ class _Redactor:
         self._key_is_secret: dict[object, bool] = {}
 
     def __call__(self, _logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
-        return {key: REDACTED if self._secret(key) else self.value(value) for key, value in event_dict.items()}
+        return {
+            key: value if key in _META_KEYS else REDACTED if self._secret(key) else self.value(value)
+            for key, value in event_dict.items()
+        }
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, Mapping):
-            return {key: REDACTED if self._secret(key) else self.value(item) for key, item in value.items()}
+            return {
+                self.text(key) if isinstance(key, str) else key: REDACTED if self._secret(key) else self.value(item)
+                for key, item in value.items()
+            }
         if isinstance(value, list | tuple):
             return [self.value(item) for item in value]
-        return value
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        # Anything else is rendered as its str() (JSONRenderer's default=str, the console's repr): an exception, a
+        # settings object or bytes may quote a secret, so the text is what is redacted.
+        return self.text(str(value))
 
     def render_json(self, logger: WrappedLogger, name: str, event_dict: EventDict) -> tuple[tuple[str], dict[str, Any]]:
         """Render a structlog line as JSON, redacted; the last processor of the chain when ``LOG_FORMAT`` is json.
@@ -268,6 +295,7 @@ class _Redactor:
         return (
             "\\" in text
             or any(key in squeezed for key in self.keys)
+            or ("://" in text and "@" in text)
             or (("bearer" in lowered or "eyj" in lowered) and _SECRET_IN_TEXT.search(text) is not None)
         )
 
@@ -280,6 +308,9 @@ class _Redactor:
         if ("=" in text or ":" in text) and any(key in _normalized(_decoded(text)) for key in self.keys):
             text = _PAIR_IN_TEXT.sub(self._redacted_pair, text)
             text = _QUOTED_KEY_IN_TEXT.sub(self._redacted_item, text)
+            text = self._redacted_spaced_pairs(text)
+        if "://" in text and "@" in text:
+            text = _USERINFO_IN_TEXT.sub(rf"\g<1>{REDACTED}@", text)
         return _SECRET_IN_TEXT.sub(REDACTED, text)
 
     def exception(self, _logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
@@ -290,12 +321,35 @@ class _Redactor:
         return event_dict
 
     def _redacted_pair(self, match: re.Match[str]) -> str:
-        name = match.group(1)
-        return f"{name}={REDACTED}" if self._secret(_decoded(name)) else match.group(0)
+        name, value = match.groups()
+        return f"{name}={REDACTED if self._secret(_decoded(name)) else self._inner(value)}"
 
     def _redacted_item(self, match: re.Match[str]) -> str:
-        quote, name, colon = match.groups()
-        return f"{quote}{name}{quote}{colon}{REDACTED}" if self._secret(_decoded(name)) else match.group(0)
+        quote, name, colon, value = match.groups()
+        return f"{quote}{name}{quote}{colon}{REDACTED if self._secret(_decoded(name)) else self._inner(value)}"
+
+    def _redacted_spaced_pairs(self, text: str) -> str:
+        """Mask the value after each secret ``name:`` or ``name =``; other names' values are left to be scanned, as
+        they may be a secret's name (``RuntimeError: password: x``)."""
+        parts: list[str] = []
+        position = 0
+        for name in _SPACED_NAME_IN_TEXT.finditer(text):
+            if name.start() < position or not self._secret(_decoded(name.group(1))):
+                continue
+            value = _SPACED_VALUE_IN_TEXT.match(text, name.end())
+            if value is not None:
+                parts += [text[position : name.end()], REDACTED]
+                position = value.end()
+        return "".join(parts) + text[position:] if parts else text
+
+    def _inner(self, value: str) -> str:
+        """A value under a name that is no secret, with the secrets inside it redacted: a URL quoted in a repr
+        (``url='https://api/?api_key=x'``) or JSON quoted in a dict (``{'body': '{"password": "x"}'}``)."""
+        quoted = _QUOTED.fullmatch(value)
+        if quoted is None:
+            return self.text(value) if value[:1] in "{[(" else value
+        opening, inside, closing = quoted.groups()
+        return f"{opening}{self.text(inside)}{closing}"
 
     def _secret(self, key: object) -> bool:
         secret = self._key_is_secret.get(key)

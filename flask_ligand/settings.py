@@ -329,6 +329,10 @@ def flask_environment_configurator(
             _LOG.warning("%s from the environment is ignored in '%s': pass it to create_app instead.", key, env.name)
     config.update(environment_settings)
     config.update(settings)
+    engine_options = settings.get("SQLALCHEMY_ENGINE_OPTIONS")
+    if isinstance(engine_options, Mapping):  # over the environment's: pre-ping, recycle, hidden values stay
+        defaults = {**_COMMON_DEFAULTS, **env.defaults}.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {**defaults, **engine_options}
     config.update(
         LIGAND_ENV=env.name,
         API_TITLE=f"{env.title_prefix}{api_title}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import logging.config
@@ -444,13 +445,18 @@ def test_unknown_log_format_is_refused_at_start_up() -> None:
         example_petstore.create_app("testing", LOG_FORMAT="xml")
 
 
+@pytest.mark.parametrize("log_format", ["json", "console"])
 def test_token_inside_an_exception_message_is_masked(
-    tmp_path: Path, make_token: TokenFactory, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, make_token: TokenFactory, capsys: pytest.CaptureFixture[str], log_format: str
 ) -> None:
-    """A bearer token quoted in an exception's message is masked in the logged traceback."""
+    """A bearer token quoted in an exception's message is masked in the logged traceback, in either format (the
+    console's traceback was printed after the redaction had run)."""
     token = make_token()
     app = example_petstore.create_app(
-        "testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'boom.sqlite'}", PROPAGATE_EXCEPTIONS=False
+        "testing",
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'boom.sqlite'}",
+        PROPAGATE_EXCEPTIONS=False,
+        LOG_FORMAT=log_format,
     )
 
     def leak() -> NoReturn:
@@ -462,6 +468,51 @@ def test_token_inside_an_exception_message_is_masked(
     output = capsys.readouterr().err
     assert "upstream refused Authorization: [REDACTED]" in output
     assert token not in output
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_a_value_logged_as_an_object_is_redacted_as_its_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], log_format: str
+) -> None:
+    """structlog fields that are neither text nor containers (an exception, a dataclass, bytes) are written as their
+    text, which is redacted like any text: ``log.warning("...", error=exc)`` is the common idiom."""
+
+    @dataclasses.dataclass
+    class DbSettings:
+        host: str
+        password: str
+
+    with created_app(
+        example_petstore.create_app,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'fields.sqlite'}",
+        LOG_FORMAT=log_format,
+    ):
+        structlog.get_logger("tests.fields").warning(
+            "upstream failed",
+            error=RuntimeError("login refused password=S3CRET"),
+            settings=DbSettings("db", "S3CRET"),
+            raw=b"token=S3CRET",
+        )
+
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "upstream failed" in line]
+    assert "S3CRET" not in line
+    assert "login refused password=[REDACTED]" in line
+
+
+def test_a_token_as_a_query_parameter_name_or_a_body_key_is_masked(
+    client: FlaskClient, make_token: TokenFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A token sent where a name belongs (``?<token>``, ``{"<token>": 1}``) is masked in both request lines, which
+    log the 422 naming it too. A token with base64 padding (``=``) is recognised as one."""
+    token = make_token()
+    padded = "eyJhbGciOiJub25lIn0=.eyJzdWIiOiJ4In0=.c2lnbmF0dXJl"
+
+    client.get(f"/pets/?{token}=1")
+    client.post("/pets/", json={token: 1, "note": f"see {padded}"})
+
+    output = capsys.readouterr().err
+    assert token not in output
+    assert padded not in output and "eyJzdWIiOiJ4In0" not in output
 
 
 @pytest.mark.parametrize("log_format", ["json", "console"])
@@ -495,8 +546,32 @@ def test_secret_parameters_quoted_in_text_are_redacted(
         ("Settings(db_password='S3CRET', host='db')", "db_password=[REDACTED], host='db'"),
         ("refused {'api_key': 'S3CRET', 'name': 'rex'}", "{'api_key': [REDACTED], 'name': 'rex'}"),
         ('upstream said {"clientSecret": "S3CRET", "n": 2}', '{"clientSecret": [REDACTED], "n": 2}'),
+        ("GET /pets?password=it'sS3CRET&x=1", "password=[REDACTED]&x=1"),
+        ("Request(method='GET', url='https://api/v1?api_key=S3CRET')", "url='https://api/v1?api_key=[REDACTED]'"),
+        ("""saw {'body': '{"password": "S3CRET"}'}""", """{'body': '{"password": [REDACTED]}'}"""),
+        ("Creds(user='bob', password=b'S3CRET')", "Creds(user='bob', password=[REDACTED])"),
+        ("{'credentials': {'user': 'bob', 'pw': 'S3CRET'}}", "{'credentials': [REDACTED]}"),
+        ("{'password': ('bob', 'S3CRET')}", "{'password': [REDACTED]}"),
+        ("KeyError: 'x-api-key: S3CRET'", "'x-api-key: [REDACTED]'"),
+        ("sent Authorization: Basic S3CRET then", "Authorization: [REDACTED] then"),
+        ("connect postgresql://app:S3CRET@db:5432/pets failed", "postgresql://app:[REDACTED]@db:5432/pets failed"),
     ],
-    ids=["encoded-name", "encoded-letter", "quoted-value", "dict-repr", "json-in-text"],
+    ids=[
+        "encoded-name",
+        "encoded-letter",
+        "quoted-value",
+        "dict-repr",
+        "json-in-text",
+        "quote-in-value",
+        "pair-in-a-quoted-value",
+        "json-in-a-dict-repr",
+        "bytes-value",
+        "nested-dict-value",
+        "tuple-value",
+        "header-in-text",
+        "authorization-scheme",
+        "url-password",
+    ],
 )
 def test_secrets_in_the_other_shapes_text_quotes_them_are_redacted(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], log_format: str, text: str, kept: str

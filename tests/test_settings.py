@@ -332,15 +332,23 @@ def test_sql_echo_is_refused_in_production(environment: str, monkeypatch: pytest
         example_petstore.create_app(environment)
 
 
+@pytest.mark.parametrize("engine_options", [None, {"pool_size": 3}], ids=["defaults", "with-engine-options"])
 @pytest.mark.usefixtures("production_environment")
-def test_production_keeps_statement_values_out_of_error_messages(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In ``prod`` a failing statement's error (and its logged traceback) does not show the values it was given."""
+def test_production_keeps_statement_values_out_of_error_messages(
+    monkeypatch: pytest.MonkeyPatch, engine_options: dict[str, Any] | None
+) -> None:
+    """In ``prod`` a failing statement's error (and its logged traceback) does not show the values it was given,
+    also when the service passes engine options of its own (they are merged over the environment's)."""
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
     from flask_ligand.extensions.database import DB
 
-    app = example_petstore.create_app("prod")
+    extra: dict[str, Any] = {} if engine_options is None else {"SQLALCHEMY_ENGINE_OPTIONS": engine_options}
+    app = example_petstore.create_app("prod", **extra)
+    if engine_options is not None:
+        assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"] == 3
+        assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
     with app.app_context(), pytest.raises(DBAPIError) as caught:
         DB.session.execute(text("SELECT * FROM no_such_table WHERE name = :name"), {"name": "s3cret-value"})
     assert "no_such_table" in str(caught.value)
