@@ -41,14 +41,6 @@ class _ServerInput:
         except Exception as error:  # gunicorn's InvalidChunkSize, ChunkMissingTerminator and other ParseExceptions
             raise ValueError(type(error).__name__) from error
 
-    def readline(self, size: int = -1) -> bytes:
-        try:
-            return self._source.readline(size)
-        except (OSError, ValueError):
-            raise
-        except Exception as error:
-            raise ValueError(type(error).__name__) from error
-
 
 class _Body(LimitedStream):
     """werkzeug's stream of a body, with a clear error when it ends early or cannot be read, and, for a body of

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -627,6 +628,54 @@ def test_view_reading_the_stream_gets_the_whole_chunked_body(make_gadget_client:
         status, answer = _send_chunked(base_url, "PUT", "/stream-length", b"x" * 5000, {})
 
     assert (status, answer) == (200, {"length": 5000})
+
+
+class _InvalidChunkSize(Exception):
+    """What gunicorn's body reader raises on a malformed chunk size: no ``OSError`` or ``ValueError``."""
+
+
+class _MalformedInput(io.BytesIO):
+    """A server's input stream whose chunked framing is malformed after its first bytes."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.tell():
+            raise _InvalidChunkSize("Invalid chunk size: 'zz'")
+        return super().read(2)
+
+
+@pytest.mark.parametrize("with_length", [False, True], ids=["chunked", "with-content-length"])
+def test_a_body_the_server_cannot_read_is_a_400(make_gadget_client: GadgetClientFactory, with_length: bool) -> None:
+    """A body whose framing the server's reader refuses midway (gunicorn's ``InvalidChunkSize``) is a JSON 400, not
+    a 500, whether the server ends the input itself (chunks) or it has a length."""
+    environ: dict[str, Any] = {"wsgi.input": _MalformedInput(b"{}" * 10), "wsgi.input_terminated": True}
+    if with_length:
+        environ["CONTENT_LENGTH"] = "20"
+
+    response = make_gadget_client().put("/stream-length", environ_overrides=environ)
+
+    body = assert_error(response, 400)
+    assert "could not be read" in body["message"]
+
+
+def test_a_body_shorter_than_its_content_length_is_a_400(make_gadget_client: GadgetClientFactory) -> None:
+    """A server that ends the input itself (gunicorn) ends it at the connection's end: 34 of 54 announced bytes are
+    a 400 naming both counts, never a body of 34 bytes."""
+    environ = {"wsgi.input": io.BytesIO(b"x" * 34), "wsgi.input_terminated": True, "CONTENT_LENGTH": "54"}
+
+    response = make_gadget_client().put("/stream-length", environ_overrides=environ)
+
+    body = assert_error(response, 400)
+    assert "ended after 34 of the 54 bytes" in body["message"]
+
+
+def test_a_transfer_coding_other_than_chunked_is_a_501_naming_it(make_gadget_client: GadgetClientFactory) -> None:
+    """A body in ``gzip, chunked``, which a server passes on undecoded, is refused naming the coding (RFC 9112)."""
+    response = make_gadget_client().put(
+        "/stream-length", data=b"\x1f\x8b", headers={"Transfer-Encoding": "gzip, chunked"}
+    )
+
+    body = assert_error(response, 501)
+    assert "Transfer-Encoding 'gzip, chunked' is not supported" in body["message"]
 
 
 @pytest.mark.parametrize("data", [b"", None])
