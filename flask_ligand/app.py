@@ -34,14 +34,16 @@ class _Flask(Flask):
         self._plain: set[Callable[..., Any]] = set()
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        # A method is remembered by its function: a MethodView's are bound to a new view object at each request.
+        key = getattr(func, "__func__", func)
         try:
-            if func in self._plain:
+            if key in self._plain:
                 return func
         except TypeError:  # an unhashable callable: asked each time, as Flask does
             return super().ensure_sync(func)
         synced = super().ensure_sync(func)
         if synced is func and len(self._plain) < self._PLAIN_MAX:
-            self._plain.add(func)
+            self._plain.add(key)
         return synced
 
 

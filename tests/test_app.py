@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from flask import Flask, g
+from flask.testing import FlaskClient
+from flask.views import MethodView
 
 import flask_ligand
 
@@ -90,3 +92,14 @@ def test_an_async_view_is_a_json_error_not_a_plain_answer(environment: str) -> N
         assert response.is_json
     else:
         assert response.get_json() == {"ran": "yes"}
+
+
+def test_the_methods_of_a_method_view_are_remembered_once(client: FlaskClient, app: Flask) -> None:
+    """A ``MethodView``'s methods are bound to a new view object at each request: they are remembered by their
+    function, so the set stays as small as the app's functions however many requests come, and holds no view."""
+    for _ in range(300):
+        assert client.get("/pets/").status_code == 200
+
+    remembered: set[Any] = vars(app)["_plain"]
+    assert len(remembered) < 100
+    assert not any(hasattr(item, "__self__") and isinstance(item.__self__, MethodView) for item in remembered)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+import flask
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -194,10 +195,22 @@ def race_app(
                 interfere(item_id)
             return item
 
+        @blp.response(200, PetSchema)
+        def patch(self, item_id: uuid.UUID) -> Pet:
+            item: Pet = Pet.query.get_or_404(item_id)
+            for interfere in before_check:
+                interfere(item_id)
+            blp.check_etag(item, PetSchema)
+            item.name = flask.request.get_json()["name"]
+            DB.session.commit()
+            return item
+
         @blp.response(204)
         def delete(self, item_id: uuid.UUID) -> None:
             item: Pet = Pet.query.get_or_404(item_id)
             blp.check_etag(item, PetSchema)
+            if flask.request.args.get("check") == "twice":  # a helper of the view checking again
+                blp.check_etag(item, PetSchema)
             for interfere in interferences:
                 interfere(item_id)
             DB.session.delete(item)
@@ -228,6 +241,23 @@ def _other_client_renames(app: Flask, name: str) -> Interference:
                 pet = session.get(Pet, item_id)
                 assert pet is not None
                 pet.name = name
+                session.commit()
+        finally:
+            engine.dispose()
+
+    return interfere
+
+
+def _other_client_describes(app: Flask, description: str) -> Interference:
+    """Another client's committed change of the description, on a connection of its own."""
+
+    def interfere(item_id: uuid.UUID) -> None:
+        engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+        try:
+            with sa.orm.Session(engine) as session:
+                pet = session.get(Pet, item_id)
+                assert pet is not None
+                pet.description = description
                 session.commit()
         finally:
             engine.dispose()
@@ -321,6 +351,40 @@ def test_if_match_star_writes_over_a_change_made_since_the_read(
     stored = client.get(location)
     assert json_body(stored)["name"] == "Mine"
     assert stored.headers["ETag"] == response.headers["ETag"]
+
+
+def test_if_match_star_answers_the_row_it_wrote_with_another_clients_change_in_it(
+    race_app: tuple[Flask, list[Interference]], before_check: list[Interference]
+) -> None:
+    """A ``PATCH`` with ``If-Match: *`` changing the name, after another client changed the description since this
+    request read the pet, answers the row as stored, with the other description, and the ETag a GET then gives:
+    never a body that was never stored under a stored ETag."""
+    app, _ = race_app
+    client = app.test_client()
+    location = f"/race-pets/{RACE_PET_ID}"
+    before_check.append(_other_client_describes(app, "Changed elsewhere."))
+
+    response = client.patch(location, json={"name": "Mine"}, headers={"If-Match": "*"})
+
+    assert response.status_code == 200, response.json
+    before_check.clear()
+    stored = client.get(location)
+    assert json_body(response) == json_body(stored)
+    assert (json_body(stored)["name"], json_body(stored)["description"]) == ("Mine", "Changed elsewhere.")
+    assert response.headers["ETag"] == stored.headers["ETag"]
+
+
+def test_a_view_checking_the_etag_twice_is_not_refused(race_app: tuple[Flask, list[Interference]]) -> None:
+    """``check_etag`` called twice on one item (a view and a helper of it) compares both times with the version the
+    row has, not with the one the first call gave the coming write."""
+    client = race_app[0].test_client()
+    location = f"/race-pets/{RACE_PET_ID}"
+    etag = client.get(location).headers["ETag"]
+
+    response = client.delete(f"{location}?check=twice", headers={"If-Match": etag})
+
+    assert response.status_code == 204, response.json
+    assert client.get(location).status_code == 404
 
 
 def test_if_match_star_on_a_pet_deleted_since_the_read_is_412(

@@ -229,7 +229,10 @@ def hold_current_version(item: Versioned) -> bool:
     )
     if held.rowcount == 0:  # type: ignore[attr-defined]
         return False
-    DB.session.refresh(item, [mapper.get_property_by_column(column).key])
+    # Everything the request has not changed is read again, not only the version: the write answers the row it makes,
+    # and another writer may have changed other columns since this request read it.
+    unchanged = [key for key in state.unmodified if key in mapper.column_attrs]
+    DB.session.refresh(item, unchanged)
     return True
 
 
@@ -242,10 +245,13 @@ def with_default_driver(uri: str) -> str:
 
 
 def version_etag(item: object) -> str | None:
-    """The ETag of ``item``: its version if it is a :class:`Versioned` row that was stored, else ``None``."""
+    """The ETag of ``item``: the version its row has (not one :func:`renew_version` gave it for a write not yet
+    flushed) if it is a :class:`Versioned` row that was stored, else ``None``."""
     if not isinstance(item, Versioned):
         return None
-    version = item.version_id
+    version = inspect(item).committed_state.get("version_id")  # the stored one, while a new one waits for the flush
+    if not isinstance(version, str):  # unchanged since it was read (or never read)
+        version = item.version_id
     return version or None
 
 
