@@ -55,10 +55,11 @@ _HEADER_MAX_CHARS = 512
 #: A bearer token or a JWT inside text (an exception message, a URL); long enough not to catch "bearer token". A
 #: JWT's parts may carry base64 padding.
 _SECRET_IN_TEXT = re.compile(r"(?i)\bbearer\s+[\w.~+/=-]{16,}|\beyJ[\w=-]*\.[\w=-]+\.[\w=-]*")
-#: A value in text: quoted (``'x'``, ``b'x'``, ``"x"``), or a repr's dict, list or tuple, one level of nesting deep.
+#: A value in text: quoted (``'x'``, ``b'x'``, ``"x"``, with backslash escapes), or a repr's dict (two levels of
+#: nesting deep), list or tuple (one).
 _VALUE_IN_TEXT = (
-    r"[bru]{0,2}'[^']*'|[bru]{0,2}\"[^\"]*\""
-    r"|\{(?:[^{}]|\{[^{}]*\})*\}|\[(?:[^\[\]]|\[[^\[\]]*\])*\]|\((?:[^()]|\([^()]*\))*\)"
+    r"[bru]{0,2}'(?:[^'\\]|\\.)*'|[bru]{0,2}\"(?:[^\"\\]|\\.)*\""
+    r"|\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}|\[(?:[^\[\]]|\[[^\[\]]*\])*\]|\((?:[^()]|\([^()]*\))*\)"
 )
 #: A ``name=value`` pair in text, as in a query string (names percent-encoded too: ``user%5Bpassword%5D``), a form
 #: body or a repr (``password='x'``); the name starts after no other name character. An unquoted value runs to the
@@ -66,10 +67,14 @@ _VALUE_IN_TEXT = (
 _PAIR_IN_TEXT = re.compile(rf"(?<![\w.\[\]%-])([\w.\[\]%-]+)=({_VALUE_IN_TEXT}|[^&\s]+)")
 #: A ``name: value`` or ``name = value`` in text, as in a header quoted in a message (``X-Api-Key: x``,
 #: ``Authorization: Basic x``) or a settings dump; the value is one word, or a scheme and its credentials.
-_SPACED_NAME_IN_TEXT = re.compile(r"(?<![\w.\[\]%-])([\w.\[\]%-]+)(\s*:\s*|\s+=\s*|\s*=\s+)")
+_SPACED_NAME_IN_TEXT = re.compile(r"(?<![\w.\[\]%-])([\w.\[\]%-]+)([ \t]*:[ \t]*|[ \t]+=[ \t]*|[ \t]*=[ \t]+)")
+#: What follows a cookie header's name in text: all its pairs, to the end of the line.
+_COOKIES_IN_TEXT = re.compile(r"[^\r\n]*")
+#: Names of exceptions (``ExpiredSignatureError: Signature has expired``), which are not secrets' names.
+_EXCEPTION_NAME = re.compile(r"\w*(?:Error|Exception|Warning)")
 _SPACED_VALUE_IN_TEXT = re.compile(rf"(?i:(?:basic|bearer|digest|token)\s+)?(?:{_VALUE_IN_TEXT}|[^\s,;&'\"]+)")
 #: The password of a URL's user information (``postgresql://user:password@db/name``).
-_USERINFO_IN_TEXT = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^/\s:@]*:)[^@\s/]+@")
+_USERINFO_IN_TEXT = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^/\s:@?#]*:)[^@\s/?#]+@")
 #: A quoted key and its value in text, as in a dict's repr or JSON quoted in a message (``{'password': 'x'}``).
 _QUOTED_KEY_IN_TEXT = re.compile(rf"(['\"])([\w.\[\]%-]{{1,128}})\1(\s*:\s*)({_VALUE_IN_TEXT}|[^,}}\]\s]+)")
 #: Keys of structlog's event dicts that are instructions to its processors, not text to render: an exception to
@@ -299,15 +304,16 @@ class _Redactor:
             or (("bearer" in lowered or "eyj" in lowered) and _SECRET_IN_TEXT.search(text) is not None)
         )
 
-    def text(self, text: str) -> str:
+    def text(self, text: str, depth: int = 0) -> str:
         """Mask the tokens in ``text``, and the values of its ``name=value`` pairs and quoted ``'name': value`` items
         whose name holds a secret key.
 
-        Most text names no key, and skips the scans for pairs.
+        Most text names no key, and skips the scans for pairs. ``depth`` counts the quoted values entered (a URL in a
+        repr): two levels are searched, so nested text cannot make the scans grow with its nesting.
         """
         if ("=" in text or ":" in text) and any(key in _normalized(_decoded(text)) for key in self.keys):
-            text = _PAIR_IN_TEXT.sub(self._redacted_pair, text)
-            text = _QUOTED_KEY_IN_TEXT.sub(self._redacted_item, text)
+            text = _PAIR_IN_TEXT.sub(lambda match: self._redacted_pair(match, depth), text)
+            text = _QUOTED_KEY_IN_TEXT.sub(lambda match: self._redacted_item(match, depth), text)
             text = self._redacted_spaced_pairs(text)
         if "://" in text and "@" in text:
             text = _USERINFO_IN_TEXT.sub(rf"\g<1>{REDACTED}@", text)
@@ -320,36 +326,41 @@ class _Redactor:
             event_dict["exception"] = self.text(exception)
         return event_dict
 
-    def _redacted_pair(self, match: re.Match[str]) -> str:
+    def _redacted_pair(self, match: re.Match[str], depth: int) -> str:
         name, value = match.groups()
-        return f"{name}={REDACTED if self._secret(_decoded(name)) else self._inner(value)}"
+        return f"{name}={REDACTED if self._secret(_decoded(name)) else self._inner(value, depth)}"
 
-    def _redacted_item(self, match: re.Match[str]) -> str:
+    def _redacted_item(self, match: re.Match[str], depth: int) -> str:
         quote, name, colon, value = match.groups()
-        return f"{quote}{name}{quote}{colon}{REDACTED if self._secret(_decoded(name)) else self._inner(value)}"
+        redacted = REDACTED if self._secret(_decoded(name)) else self._inner(value, depth)
+        return f"{quote}{name}{quote}{colon}{redacted}"
 
     def _redacted_spaced_pairs(self, text: str) -> str:
-        """Mask the value after each secret ``name:`` or ``name =``; other names' values are left to be scanned, as
-        they may be a secret's name (``RuntimeError: password: x``)."""
+        """Mask the value after each secret ``name:`` or ``name =`` (all of a cookie header's pairs); other names'
+        values are left to be scanned, as they may be a secret's name (``RuntimeError: password: x``)."""
         parts: list[str] = []
         position = 0
         for name in _SPACED_NAME_IN_TEXT.finditer(text):
-            if name.start() < position or not self._secret(_decoded(name.group(1))):
+            key = name.group(1)
+            if name.start() < position or _EXCEPTION_NAME.fullmatch(key) or not self._secret(_decoded(key)):
                 continue
-            value = _SPACED_VALUE_IN_TEXT.match(text, name.end())
+            cookies = "cookie" in key.lower()
+            value = (_COOKIES_IN_TEXT if cookies else _SPACED_VALUE_IN_TEXT).match(text, name.end())
             if value is not None:
                 parts += [text[position : name.end()], REDACTED]
                 position = value.end()
         return "".join(parts) + text[position:] if parts else text
 
-    def _inner(self, value: str) -> str:
+    def _inner(self, value: str, depth: int) -> str:
         """A value under a name that is no secret, with the secrets inside it redacted: a URL quoted in a repr
         (``url='https://api/?api_key=x'``) or JSON quoted in a dict (``{'body': '{"password": "x"}'}``)."""
+        if depth >= 2:
+            return value
         quoted = _QUOTED.fullmatch(value)
         if quoted is None:
-            return self.text(value) if value[:1] in "{[(" else value
+            return self.text(value, depth + 1) if value[:1] in "{[(" else value
         opening, inside, closing = quoted.groups()
-        return f"{opening}{self.text(inside)}{closing}"
+        return f"{opening}{self.text(inside, depth + 1)}{closing}"
 
     def _secret(self, key: object) -> bool:
         secret = self._key_is_secret.get(key)

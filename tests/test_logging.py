@@ -555,6 +555,9 @@ def test_secret_parameters_quoted_in_text_are_redacted(
         ("KeyError: 'x-api-key: S3CRET'", "'x-api-key: [REDACTED]'"),
         ("sent Authorization: Basic S3CRET then", "Authorization: [REDACTED] then"),
         ("connect postgresql://app:S3CRET@db:5432/pets failed", "postgresql://app:[REDACTED]@db:5432/pets failed"),
+        ("sent Cookie: theme=dark; sid=S3CRET", "sent Cookie: [REDACTED]"),
+        ("Creds(password='it\\'s-S3CRET', user='bob')", "Creds(password=[REDACTED], user='bob')"),
+        ("credentials={'web': {'auth': {'refresh': 'S3CRET'}}} ok", "credentials=[REDACTED] ok"),
     ],
     ids=[
         "encoded-name",
@@ -571,6 +574,9 @@ def test_secret_parameters_quoted_in_text_are_redacted(
         "header-in-text",
         "authorization-scheme",
         "url-password",
+        "cookie-header",
+        "escaped-quote",
+        "dict-two-levels-deep",
     ],
 )
 def test_secrets_in_the_other_shapes_text_quotes_them_are_redacted(
@@ -630,6 +636,21 @@ def test_gunicorn_access_line_gets_the_request_fields_and_no_query() -> None:
     assert (line["method"], line["path"], line["status"], line["duration_ms"]) == ("GET", "/pets/", 200, 12)
     assert (line["remote_addr"], line["request_id"]) == ("10.0.0.1", "req-1")
     assert "token=abc" not in json.dumps(line)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ExpiredSignatureError: Signature has expired",
+        "password:\n  on the next line, other text",
+        "http://example.com:8080?next=a@b.c",
+        "ratio: 1:2, page=3",
+    ],
+)
+def test_text_without_a_secret_value_is_kept(text: str) -> None:
+    """An exception named after a key, a name ending its line, a URL whose query holds an ``@`` and ordinary pairs
+    keep their text: redaction hides values, not whatever follows a word."""
+    assert redact(text) == text
 
 
 def test_redact_masks_sensitive_keys_at_any_depth() -> None:
