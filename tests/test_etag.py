@@ -231,8 +231,8 @@ def race_app(
 RACE_PET_ID = uuid.UUID("5c0e0b8e-8a57-4a47-9d57-0b8c0c1f6b11")
 
 
-def _other_client_renames(app: Flask, name: str) -> Interference:
-    """Another client's committed write, on a connection of its own, as another worker process would do it."""
+def _other_client_changes(app: Flask, **values: str) -> Interference:
+    """Another client's committed write of ``values``, on a connection of its own, as another worker process would."""
 
     def interfere(item_id: uuid.UUID) -> None:
         engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
@@ -240,24 +240,8 @@ def _other_client_renames(app: Flask, name: str) -> Interference:
             with sa.orm.Session(engine) as session:
                 pet = session.get(Pet, item_id)
                 assert pet is not None
-                pet.name = name
-                session.commit()
-        finally:
-            engine.dispose()
-
-    return interfere
-
-
-def _other_client_describes(app: Flask, description: str) -> Interference:
-    """Another client's committed change of the description, on a connection of its own."""
-
-    def interfere(item_id: uuid.UUID) -> None:
-        engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-        try:
-            with sa.orm.Session(engine) as session:
-                pet = session.get(Pet, item_id)
-                assert pet is not None
-                pet.description = description
+                for attribute, value in values.items():
+                    setattr(pet, attribute, value)
                 session.commit()
         finally:
             engine.dispose()
@@ -290,7 +274,9 @@ def test_write_answers_with_what_it_stored_when_another_lands_right_after_its_co
     client = app.test_client()
     location = f"/race-pets/{RACE_PET_ID}"
     etag = client.get(location).headers["ETag"]
-    after_commit.append(_other_client_renames(app, "Later") if other_write == "renames" else _other_client_deletes(app))
+    after_commit.append(
+        _other_client_changes(app, name="Later") if other_write == "renames" else _other_client_deletes(app)
+    )
 
     response = client.put(location, json={"name": "Mine", "description": "Stored."}, headers={"If-Match": etag})
 
@@ -318,7 +304,7 @@ def test_write_losing_a_race_after_its_etag_check_returns_412_and_changes_nothin
     client = app.test_client()
     location = f"/race-pets/{RACE_PET_ID}"
     etag = client.get(location).headers["ETag"]
-    interferences.append(_other_client_renames(app, "Winner"))
+    interferences.append(_other_client_changes(app, name="Winner"))
 
     response = client.open(
         location, method=method, json={"name": "Loser"} if method == "PUT" else None, headers={"If-Match": etag}
@@ -342,7 +328,7 @@ def test_if_match_star_writes_over_a_change_made_since_the_read(
     app, _ = race_app
     client = app.test_client()
     location = f"/race-pets/{RACE_PET_ID}"
-    before_check.append(_other_client_renames(app, "Other"))
+    before_check.append(_other_client_changes(app, name="Other"))
 
     response = client.put(location, json={"name": "Mine", "description": "Star."}, headers={"If-Match": "*"})
 
@@ -362,7 +348,7 @@ def test_if_match_star_answers_the_row_it_wrote_with_another_clients_change_in_i
     app, _ = race_app
     client = app.test_client()
     location = f"/race-pets/{RACE_PET_ID}"
-    before_check.append(_other_client_describes(app, "Changed elsewhere."))
+    before_check.append(_other_client_changes(app, description="Changed elsewhere."))
 
     response = client.patch(location, json={"name": "Mine"}, headers={"If-Match": "*"})
 
@@ -430,7 +416,7 @@ def test_write_after_a_race_it_did_not_join_succeeds_with_the_new_etag(
     app, interferences = race_app
     client = app.test_client()
     location = f"/race-pets/{RACE_PET_ID}"
-    interferences.append(_other_client_renames(app, "Winner"))
+    interferences.append(_other_client_changes(app, name="Winner"))
     lost = client.put(location, json={"name": "Loser"}, headers={"If-Match": client.get(location).headers["ETag"]})
     assert lost.status_code == 412
     interferences.clear()
