@@ -201,8 +201,7 @@ def renew_version(item: Versioned) -> None:
     holding the same ETag, the one whose ``PUT`` repeated the stored values "won" beside the other, answering an ETag
     the row no longer had.
     """
-    mapper = inspect(item).mapper
-    setattr(item, mapper.get_property_by_column(mapper.version_id_col).key, new_version())
+    item.version_id = new_version()  # the mixin's column, which version_etag reads too
 
 
 def hold_current_version(item: Versioned) -> bool:
